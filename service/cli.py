@@ -1,0 +1,186 @@
+"""The `tunedoc` command: a thin layer over the library. Each command calls one library function and turns
+tunedoc's errors into a message and an exit code (2), never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from service.config import apply_offline_env
+from service.errors import TunedocError
+
+
+def _read_input(source: str) -> str:
+    from service.text import decode_bytes
+
+    data = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
+    decoded = decode_bytes(data)
+    if decoded.note:
+        print(f"note: {decoded.note}", file=sys.stderr)
+    return decoded.text
+
+
+def cmd_diagnose(args: argparse.Namespace) -> int:
+    from service.pipeline import diagnose
+    from service.render import render_markdown
+
+    text = _read_input(args.file)
+    retriever = None if args.no_retrieval else _retriever()
+    result = diagnose(text, retriever=retriever)
+    if args.json:
+        print(result.model_dump_json(indent=2))
+    else:
+        print(render_markdown(result), end="")
+    return 0
+
+
+def _retriever():  # noqa: ANN202 - lazy import keeps the heavy stack off paths that do not retrieve
+    from service.retrieval import open_retriever
+
+    return open_retriever(build_if_stale=True)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from service.checks import run_fixture
+    from service.kb import Catalogue, lint
+    from service.rules import RuleSet
+
+    errors: list[str] = []
+    catalogue = Catalogue.load(errors=errors)
+    rules = RuleSet(catalogue)
+    wanted = {Path(p).name.removesuffix(".md").removesuffix(".fixtures.yaml") for p in args.paths}
+    failures = 0
+    for problem in errors:
+        if not wanted or any(w in problem for w in wanted):
+            print(f"LOAD ERROR {problem}")
+            failures += 1
+    for problem in lint(catalogue):
+        if wanted and not any(problem.startswith(w + " ") for w in wanted):
+            continue
+        print(f"LINT {problem}")
+        failures += 1
+    for article in catalogue.articles:
+        if wanted and article.id not in wanted:
+            continue
+        for fixture in catalogue.fixtures.get(article.id, []):
+            outcome = run_fixture(rules, fixture)
+            todo = fixture.kind.startswith("todo")
+            mark = "PASS" if outcome.passed else ("TODO" if todo else "FAIL")
+            print(f"{mark} {article.id} [{fixture.kind}] {fixture.name}: {outcome.detail}")
+            failures += not outcome.passed and not todo
+    print(f"{failures} problem(s)")
+    return 1 if failures else 0
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from service.docs import article_page
+    from service.kb import Catalogue
+
+    catalogue = Catalogue.load()
+    article = catalogue.by_id.get(args.id)
+    if article is None:
+        close = [a.id for a in catalogue.articles if args.id in a.id or a.category == args.id]
+        hint = f" Did you mean: {', '.join(close)}?" if close else " `tunedoc explain --list` lists them."
+        print(f"error: no diagnosis with id {args.id!r}.{hint}", file=sys.stderr)
+        return 2
+    print(article_page(article, catalogue), end="")
+    return 0
+
+
+def cmd_docs(args: argparse.Namespace) -> int:
+    from service.docs import write_docs
+
+    stale = write_docs(check=args.check)
+    if args.check and stale:
+        print("docs are stale (run `tunedoc docs`):\n" + "\n".join(f"  {p}" for p in stale))
+        return 1
+    return 0
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from ingest.indexer import ingest
+
+    result = ingest(force=args.force)
+    print(result.summary())
+    return 0
+
+
+def cmd_triage(args: argparse.Namespace) -> int:
+    from service.triage import triage_file
+
+    stats = triage_file(Path(args.input), Path(args.output) if args.output else None,
+                        retrieval=not args.no_retrieval)
+    print(stats, file=sys.stderr)
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from service.evaluate import run_eval
+
+    report = run_eval(Path(args.cases), baselines=not args.no_baselines, show_misses=not args.quiet)
+    print(report)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tunedoc", description="Diagnose LLM fine-tuning failures from pasted logs.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("diagnose", help="diagnose a log/config/env paste",
+                       epilog="Example: tunedoc diagnose train.log --json")
+    p.add_argument("file", nargs="?", default="-", help="file to read, or - for standard input (default)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--no-retrieval", action="store_true", help="rules only: skip related-article retrieval")
+    p.set_defaults(func=cmd_diagnose)
+
+    p = sub.add_parser("explain", help="print a diagnosis article", epilog="Example: tunedoc explain fp16-overflow")
+    p.add_argument("id")
+    p.set_defaults(func=cmd_explain)
+
+    p = sub.add_parser("check", help="lint articles and run their fixtures",
+                       epilog="Example: tunedoc check kb/numerics/fp16-overflow.md")
+    p.add_argument("paths", nargs="*", help="article files (default: the whole kb/)")
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("docs", help="generate docs/diagnoses from kb/", epilog="Example: tunedoc docs --check")
+    p.add_argument("--check", action="store_true", help="fail if the generated pages are stale")
+    p.set_defaults(func=cmd_docs)
+
+    p = sub.add_parser("ingest", help="build or update the vector index of kb/", epilog="Example: tunedoc ingest")
+    p.add_argument("--force", action="store_true", help="re-embed everything")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("triage", help="diagnose a JSONL file of reports {id, title, body}",
+                       epilog="Example: tunedoc triage reports.jsonl -o results.jsonl")
+    p.add_argument("input")
+    p.add_argument("-o", "--output", help="output JSONL (default: standard output)")
+    p.add_argument("--no-retrieval", action="store_true")
+    p.set_defaults(func=cmd_triage)
+
+    p = sub.add_parser("eval", help="score against labelled cases", epilog="Example: tunedoc eval ../shared/cases-dev.jsonl")
+    p.add_argument("cases")
+    p.add_argument("--no-baselines", action="store_true", help="skip the BM25 and plain-RAG baselines")
+    p.add_argument("--quiet", action="store_true", help="do not list the misses")
+    p.set_defaults(func=cmd_eval)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    apply_offline_env()
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except TunedocError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+        print(f"error: {exc.strerror}: {exc.filename}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

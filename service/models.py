@@ -1,0 +1,151 @@
+"""Data types shared by every stage and surface.
+
+Internal stage types are frozen dataclasses (cheap, hashable); the output model that the CLI, the REST API, the
+chat and triage all return is pydantic, so it validates and serialises the same way everywhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+# ---------------------------------------------------------------- input
+
+
+@dataclass(frozen=True)
+class Part:
+    """One named piece of the input (`input` for a single paste; `log`, `config`, `env` or a file name)."""
+
+    name: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Line:
+    part: str
+    number: int  # 1-based within its part
+    text: str
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A run of lines of one kind: metrics, yaml, json, traceback, env, command, log or prose."""
+
+    kind: str
+    lines: tuple[Line, ...]
+
+    @property
+    def text(self) -> str:
+        return "\n".join(line.text for line in self.lines)
+
+
+@dataclass(frozen=True)
+class Fact:
+    """A key/value setting found anywhere: YAML, JSON, command-line flag, Python keyword or env assignment."""
+
+    key: str  # leaf key, lower case (`bf16`, `overlap_comm`)
+    path: str  # dotted path where nested (`zero_optimization.overlap_comm`)
+    value: Any
+    line: Line
+    source: str  # yaml, json, flag, kwarg, env
+
+
+@dataclass(frozen=True)
+class MetricRecord:
+    line: Line
+    values: dict[str, float]
+
+
+@dataclass
+class Parsed:
+    lines: list[Line]
+    segments: list[Segment]
+    facts: list[Fact]
+    metrics: list[MetricRecord]
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Signal:
+    name: str
+    value: Any
+    lines: tuple[Line, ...]
+
+
+# ---------------------------------------------------------------- output
+
+
+class Evidence(BaseModel):
+    part: str = Field(description="Which part of the input the line is in (`input` for a single paste).")
+    line: int = Field(description="1-based line number within that part.")
+    text: str = Field(description="The line, as matched (ANSI codes stripped, secrets redacted).")
+    signal: str = Field(description="What matched: a signal name or `<article-id>:<matcher-id>`.")
+    start: int | None = Field(default=None, description="0-based start column of the match, where known.")
+    end: int | None = Field(default=None, description="0-based end column (exclusive), where known.")
+
+
+class ConditionOut(BaseModel):
+    id: str
+    status: Literal["holds", "fails", "unknown"]
+    description: str
+
+
+class FixOut(BaseModel):
+    steps: list[str]
+    patch: dict[str, dict[str, Any]] | None = Field(
+        default=None, description="RFC 7396 merge patches by target: train-config, deepspeed-config, env."
+    )
+
+
+class DiagnosisOut(BaseModel):
+    id: str
+    category: str
+    title: str
+    confidence: float = Field(description="1 - 0.5 ** score, rounded to 3 decimals.")
+    score: float
+    evidence: list[Evidence]
+    conditions: list[ConditionOut]
+    cause: str
+    fix: FixOut
+    references: list[str]
+
+
+class DifferentialOut(BaseModel):
+    id: str
+    category: str
+    title: str
+    status: Literal["candidate", "ruled_out", "no_evidence"]
+    confirm: str = Field(description="The evidence that would confirm this cause.")
+    reason: str | None = Field(default=None, description="Why it is ruled out, or what is missing.")
+    evidence: list[Evidence] = Field(default_factory=list)
+
+
+class MissingOut(BaseModel):
+    ask: str
+    signal: str | None = None
+    for_ids: list[str]
+
+
+class RelatedOut(BaseModel):
+    id: str
+    category: str
+    title: str
+    score: float
+
+
+class SignalOut(BaseModel):
+    name: str
+    value: Any
+    lines: list[Evidence]
+
+
+class DiagnoseResult(BaseModel):
+    lang: Literal["en", "zh"]
+    diagnoses: list[DiagnosisOut]
+    differential: list[DifferentialOut]
+    missing: list[MissingOut]
+    related: list[RelatedOut]
+    signals: list[SignalOut]
+    notes: list[str] = Field(default_factory=list, description="Decoding or size problems worth telling the user.")

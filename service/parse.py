@@ -1,0 +1,287 @@
+"""Parse a paste into numbered lines, typed segments, key/value facts and metric records.
+
+Pastes mix everything: an issue body holds prose, a YAML config, a DeepSpeed JSON, an env block, a command line, a
+log with Trainer metric dicts and a traceback. Parsing is line-based and linear: every fact remembers the line it
+came from, so evidence can point at it. Nothing here executes or deserialises objects from the input.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from service.models import Fact, Line, MetricRecord, Parsed, Part, Segment
+from service.text import split_lines
+
+# ---------------------------------------------------------------- scalar values
+
+_NUMBER = re.compile(r"^[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$")
+
+
+def scalar(raw: str) -> object:
+    """Interpret a config value the way YAML, JSON and argparse users mean it."""
+    value = raw.strip().rstrip(",").strip()
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        value = value[1:-1]
+    low = value.lower()
+    if low in ("true", "yes", "on"):
+        return True
+    if low in ("false", "no", "off"):
+        return False
+    if low in ("null", "none", "~", ""):
+        return None
+    if _NUMBER.match(value):
+        try:
+            return int(value) if re.fullmatch(r"[-+]?\d+", value) else float(value)
+        except ValueError:
+            return value
+    return value
+
+
+# ---------------------------------------------------------------- metric records
+
+_METRIC_KEYS = ("loss", "grad_norm", "learning_rate", "lr", "epoch", "step", "global_step")
+_METRIC = re.compile(
+    r"(?<![\w.])['\"]?(loss|grad_norm|learning_rate|lr|epoch|step|global_step)['\"]?\s*[:=]\s*['\"]?"
+    r"(nan|-?inf(?:inity)?|[-+]?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)(?![\w.])",
+    re.IGNORECASE,
+)
+
+
+def _metric_values(text: str) -> dict[str, float]:
+    values: dict[str, float] = {}
+    for key, raw in _METRIC.findall(text):
+        key = key.lower()
+        if key == "lr":
+            key = "learning_rate"
+        if key == "global_step":
+            key = "step"
+        if key not in values:
+            try:
+                values[key] = float(raw)
+            except ValueError:
+                continue
+    return values
+
+
+def _metric_records(lines: list[Line]) -> list[MetricRecord]:
+    """One-line dicts (`{'loss': 0.0, 'grad_norm': nan, ...}`) and multi-line JSON records (trainer_state.json)."""
+    records: list[MetricRecord] = []
+    pending: dict[str, float] = {}
+    pending_line: Line | None = None
+    for line in lines:
+        if "loss" not in line.text and not pending and "grad_norm" not in line.text:
+            continue
+        values = _metric_values(line.text)
+        if "loss" in values and len(values) >= 2:
+            records.append(MetricRecord(line, values))
+            pending, pending_line = {}, None
+            continue
+        if len(values) == 1 and line.text.strip().startswith('"'):
+            pending.update(values)
+            if "loss" in values:
+                pending_line = line
+        if "}" in line.text and pending:
+            if "loss" in pending and len(pending) >= 2 and pending_line is not None:
+                records.append(MetricRecord(pending_line, dict(pending)))
+            pending, pending_line = {}, None
+    return records
+
+
+# ---------------------------------------------------------------- facts
+
+_YAML_KEY = re.compile(r"^(\s*)(?:-\s+)?([A-Za-z_][\w.\-]*)\s*:(?:\s+(.*?))?\s*$")
+_JSON_KEY = re.compile(r'^(\s*)"([^"]+)"\s*:\s*(.*?)\s*$')
+_ENV_ASSIGN = re.compile(r"(?:^|\s|export\s+)([A-Z][A-Z0-9_]{2,})=(\"[^\"]*\"|'[^']*'|\S+)")
+_FLAG = re.compile(r"(?:^|\s)--([A-Za-z][\w\-.]*)(?:=(\S+))?")
+_KWARG = re.compile(r"(?<![\w.])([a-z_][a-z0-9_]*)\s*=\s*(\"[^\"]*\"|'[^']*'|[\w.\-+/:]+)")
+_URLISH = re.compile(r"^\s*(https?|ftp|file)\s*:")
+
+
+def _strip_comment(value: str) -> str:
+    if value.startswith(("'", '"')):
+        return value
+    return re.split(r"\s+#", value, maxsplit=1)[0]
+
+
+def _yaml_facts(line: Line, stack: list[tuple[int, str]]) -> Fact | None:
+    match = _YAML_KEY.match(line.text)
+    if not match or _URLISH.match(line.text):
+        return None
+    indent = len(match.group(1))
+    key = match.group(2)
+    raw = _strip_comment(match.group(3) or "")
+    while stack and stack[-1][0] >= indent:
+        stack.pop()
+    path = ".".join([k for _, k in stack] + [key])
+    if not raw:
+        stack.append((indent, key))
+        return None
+    if raw in ("|", ">", "|-", ">-"):
+        return None
+    return Fact(key.lower(), path.lower(), scalar(raw), line, "yaml")
+
+
+def _json_facts(line: Line, stack: list[str]) -> Fact | None:
+    text = line.text.strip()
+    match = _JSON_KEY.match(line.text)
+    if match:
+        key, raw = match.group(2), match.group(3).rstrip(",").strip()
+        if raw.startswith("{") and not raw.endswith("}"):
+            stack.append(key)
+            return None
+        if raw.startswith("{") or raw.startswith("["):
+            return None
+        path = ".".join(stack + [key])
+        return Fact(key.lower(), path.lower(), scalar(raw), line, "json")
+    if text.startswith("}") and stack:
+        stack.pop()
+    return None
+
+
+def _inline_json_facts(line: Line) -> Iterable[Fact]:
+    """`{"zero_optimization": {"stage": 2, "overlap_comm": true}}` on one line: walk it with a key stack."""
+    stack: list[str] = []
+    for match in re.finditer(r'"([^"]+)"\s*:\s*(\{|"[^"]*"|[^,}\]]+)|\}', line.text):
+        if match.group(0) == "}":
+            if stack:
+                stack.pop()
+            continue
+        key, raw = match.group(1), match.group(2)
+        if raw == "{":
+            stack.append(key)
+            continue
+        yield Fact(key.lower(), ".".join(stack + [key]).lower(), scalar(raw), line, "json")
+
+
+def _flag_facts(line: Line) -> Iterable[Fact]:
+    tokens = line.text.replace("\\", " ").split()
+    for i, token in enumerate(tokens):
+        if not token.startswith("--") or len(token) < 3 or not token[2].isalpha():
+            continue
+        name, eq, value = token[2:].partition("=")
+        if not eq:
+            nxt = tokens[i + 1] if i + 1 < len(tokens) else None
+            value = nxt if nxt is not None and not nxt.startswith("--") else "true"
+        yield Fact(name.lower().replace("-", "_"), name.lower().replace("-", "_"), scalar(value), line, "flag")
+
+
+def _kwarg_facts(line: Line) -> Iterable[Fact]:
+    for key, raw in _KWARG.findall(line.text):
+        yield Fact(key.lower(), key.lower(), scalar(raw), line, "kwarg")
+
+
+def _env_facts(line: Line) -> Iterable[Fact]:
+    for key, raw in _ENV_ASSIGN.findall(line.text):
+        yield Fact(key.lower(), key.lower(), scalar(raw), line, "env")
+
+
+# ---------------------------------------------------------------- line kinds
+
+_TRACEBACK = re.compile(
+    r"^(Traceback \(most recent call last\)|\s+File \".*\", line \d+|\s*\^+\s*$|"
+    r"([\w.]+\.)?[A-Z]\w*(Error|Exception|Interrupt)\b)"
+)
+_ENV_LINE = re.compile(
+    r"(?i)^\s*(-\s*`?[\w\- ]+`?\s+version\s*:|-\s*(platform|python version|gpu type|gpu number|gpu memory|"
+    r"git commit|accelerator)\s*:|[\w\-.]+\s*==\s*\d|[a-z][\w\-.]+\s{2,}\d+\.\d+[\w.+\-]*\s*$|\|.*\|\s*$|"
+    r"nvcc: |cuda compilation tools)"
+)
+_COMMAND = re.compile(
+    r"^\s*(\$\s*)?((export\s+)?[A-Z_]+=\S+\s+)*(python3?|torchrun|accelerate|deepspeed|llamafactory-cli|"
+    r"swift|bash|sh|srun|CUDA_VISIBLE_DEVICES=|FORCE_TORCHRUN=|export\s)"
+)
+_LOG = re.compile(
+    r"^\s*(\[(INFO|WARNING|ERROR|DEBUG)|(INFO|WARNING|ERROR|DEBUG|W\d{4}|E\d{4}|I\d{4})\b|\[?\d{4}-\d{2}-\d{2}[ T]\d|"
+    r"\d{2}/\d{2}/\d{4}|.*\d+%\|)"
+)
+
+
+def _line_kind(line: Line, in_json: bool, has_metrics: bool) -> str:
+    text = line.text
+    if has_metrics:
+        return "metrics"
+    if _TRACEBACK.match(text):
+        return "traceback"
+    if in_json:
+        return "json"
+    if _ENV_LINE.match(text):
+        return "env"
+    if _COMMAND.match(text) or (text.lstrip().startswith("--") and len(text.strip()) > 3):
+        return "command"
+    if _LOG.match(text):
+        return "log"
+    if _YAML_KEY.match(text) and not _URLISH.match(text):
+        return "yaml"
+    if text.lstrip().startswith("#") and not text.lstrip().startswith("#!"):
+        return "yaml" if text.lstrip().startswith("###") else "prose"
+    return "prose"
+
+
+def _segments(lines: list[Line], kinds: list[str]) -> list[Segment]:
+    segments: list[Segment] = []
+    current: list[Line] = []
+    current_kind = ""
+    for line, kind in zip(lines, kinds):
+        if not line.text.strip() and current:
+            current.append(line)
+            continue
+        if kind != current_kind and current:
+            segments.append(Segment(current_kind, tuple(current)))
+            current = []
+        current_kind = kind
+        current.append(line)
+    if current:
+        segments.append(Segment(current_kind, tuple(current)))
+    return segments
+
+
+# ---------------------------------------------------------------- entry point
+
+
+def number_lines(parts: list[Part]) -> list[Line]:
+    lines: list[Line] = []
+    for part in parts:
+        lines.extend(Line(part.name, i, text) for i, text in enumerate(split_lines(part.text), start=1))
+    return lines
+
+
+def parse(parts: list[Part]) -> Parsed:
+    lines = number_lines(parts)
+    metrics = _metric_records(lines)
+    metric_lines = {id(r.line) for r in metrics}
+    facts: list[Fact] = []
+    kinds: list[str] = []
+    yaml_stack: list[tuple[int, str]] = []
+    json_stack: list[str] = []
+    json_depth = 0
+    previous_part = None
+    for line in lines:
+        if line.part != previous_part:
+            yaml_stack, json_stack, json_depth, previous_part = [], [], 0, line.part
+        text = line.text
+        stripped = text.strip()
+        is_metric = id(line) in metric_lines
+        in_json = json_depth > 0 or (stripped == "{" or stripped.startswith('"') and json_stack)
+        kinds.append(_line_kind(line, in_json, is_metric))
+        if is_metric or not stripped:
+            continue
+        if stripped.startswith("{") and stripped.endswith("}") and '"' in stripped:
+            facts.extend(_inline_json_facts(line))
+            continue
+        if json_depth > 0 or stripped == "{" or (stripped.startswith('"') and ":" in stripped):
+            fact = _json_facts(line, json_stack)
+            if fact:
+                facts.append(fact)
+            json_depth = max(0, json_depth + stripped.count("{") - stripped.count("}"))
+            continue
+        fact = _yaml_facts(line, yaml_stack)
+        if fact:
+            facts.append(fact)
+        if "--" in text:
+            facts.extend(_flag_facts(line))
+        if "=" in text:
+            facts.extend(_env_facts(line))
+            if fact is None:
+                facts.extend(_kwarg_facts(line))
+    return Parsed(lines=lines, segments=_segments(lines, kinds), facts=facts, metrics=metrics)

@@ -1,0 +1,67 @@
+"""diagnose(): parse -> signals -> rules -> retrieval -> rank -> render. Composition only; each stage is its own
+module and every stage but retrieval is pure, so the same input gives byte-identical output.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from service.kb import Catalogue
+from service.models import DiagnoseResult, Parsed, Part, RelatedOut
+from service.parse import parse
+from service.rank import rank, signals_out
+from service.rules import RuleSet
+from service.salient import salient_text
+from service.signals import extract_signals
+
+if TYPE_CHECKING:
+    from service.retrieval import Retriever
+
+RELATED_K = 3
+
+
+@lru_cache(maxsize=4)
+def load_rules(kb_dir: str | None = None) -> RuleSet:
+    return RuleSet(Catalogue.load(kb_dir))
+
+
+def as_parts(text: str | list[Part] | dict[str, str]) -> list[Part]:
+    if isinstance(text, str):
+        return [Part("input", text)]
+    if isinstance(text, dict):
+        return [Part(name, value) for name, value in text.items() if value is not None]
+    return list(text)
+
+
+def diagnose(
+    text: str | list[Part] | dict[str, str],
+    *,
+    rules: RuleSet | None = None,
+    retriever: Retriever | None = None,
+) -> DiagnoseResult:
+    rules = rules or load_rules()
+    parsed: Parsed = parse(as_parts(text))
+    signals = extract_signals(parsed)
+    lang = signals["input.lang"].value if "input.lang" in signals else "en"
+    outcome = rules.evaluate(parsed.lines, signals)
+    diagnoses, differential, missing = rank(rules, outcome, lang)
+    related: list[RelatedOut] = []
+    if retriever is not None:
+        shown = {d.id for d in diagnoses}
+        query = salient_text(parsed, signals)
+        if query:
+            for hit in retriever.search(query, k=RELATED_K + len(shown)):
+                if hit.id not in shown and len(related) < RELATED_K:
+                    article = rules.catalogue.by_id[hit.id]
+                    related.append(RelatedOut(id=hit.id, category=article.category,
+                                              title=article.title.pick(lang), score=hit.score))
+    return DiagnoseResult(
+        lang=lang,
+        diagnoses=diagnoses,
+        differential=differential,
+        missing=missing,
+        related=related,
+        signals=signals_out(signals),
+        notes=parsed.notes,
+    )

@@ -1,0 +1,199 @@
+"""Evaluate the knowledge base's rules against the lines and signals of one input.
+
+All regexes of all articles and groups are compiled once into a single RE2 set, so each input line is scanned once
+whatever the size of the KB, in linear time (no catastrophic backtracking on hostile input). A matcher evaluates to
+holds, fails or unknown; docs/kb-format.md states how those become a score and a status. Pure and deterministic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Literal
+
+import re2
+from packaging.specifiers import SpecifierSet
+from packaging.version import InvalidVersion, Version
+
+from service.kb import Article, Catalogue, Group, Matcher
+from service.models import Line, Signal
+
+Status = Literal["holds", "fails", "unknown"]
+MAX_EVIDENCE_LINES = 5
+DIAGNOSIS_THRESHOLD = 1.0
+
+
+@dataclass(frozen=True)
+class MatcherResult:
+    matcher: Matcher
+    status: Status
+    lines: tuple[Line, ...] = ()
+
+
+@dataclass
+class ArticleResult:
+    article: Article
+    status: Literal["diagnosed", "candidate", "ruled_out", "inactive"]
+    score: float
+    symptoms: list[MatcherResult]
+    conditions: list[MatcherResult]
+    excluded_by: list[MatcherResult]
+    failed_required: list[MatcherResult]
+    unknown_required: list[MatcherResult]
+
+    @property
+    def symptom_score(self) -> float:
+        return sum(r.matcher.weight for r in self.symptoms if r.status == "holds")
+
+    @property
+    def has_symptom(self) -> bool:
+        return any(r.status == "holds" for r in self.symptoms)
+
+
+@dataclass
+class RuleOutcome:
+    articles: dict[str, ArticleResult]
+    active_groups: list[Group]
+    group_hits: dict[str, list[MatcherResult]] = field(default_factory=dict)
+
+
+def _version(raw: object) -> Version | None:
+    try:
+        return Version(str(raw).split("+", 1)[0])
+    except InvalidVersion:
+        return None
+
+
+def _norm(value: object) -> object:
+    return value.lower() if isinstance(value, str) else value
+
+
+def evaluate_signal(matcher: Matcher, signals: dict[str, Signal]) -> MatcherResult:
+    signal = signals.get(matcher.signal or "")
+    if matcher.present is not None:
+        found = signal is not None
+        status: Status = "holds" if found == matcher.present else "fails"
+        return MatcherResult(matcher, status, signal.lines if signal else ())
+    if signal is None:
+        return MatcherResult(matcher, "unknown")
+    value = signal.value
+    holds: bool | None
+    if matcher.equals is not None:
+        holds = _norm(value) == _norm(matcher.equals)
+    elif matcher.in_ is not None:
+        holds = _norm(value) in {_norm(v) for v in matcher.in_}
+    elif matcher.version is not None:
+        parsed = _version(value)
+        holds = None if parsed is None else SpecifierSet(matcher.version).contains(parsed, prereleases=True)
+    elif matcher.matches is not None:
+        holds = re2.search(matcher.matches, str(value)) is not None
+    elif any(getattr(matcher, op) is not None for op in ("gte", "gt", "lte", "lt")):
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            holds = None
+        else:
+            holds = (
+                (matcher.gte is None or number >= matcher.gte)
+                and (matcher.gt is None or number > matcher.gt)
+                and (matcher.lte is None or number <= matcher.lte)
+                and (matcher.lt is None or number < matcher.lt)
+            )
+    else:
+        holds = bool(value)
+    if holds is None:
+        return MatcherResult(matcher, "unknown")
+    return MatcherResult(matcher, "holds" if holds else "fails", signal.lines)
+
+
+class RuleSet:
+    """The compiled rules of one catalogue."""
+
+    def __init__(self, catalogue: Catalogue):
+        self.catalogue = catalogue
+        patterns: list[str] = []
+        for matcher in self._all_matchers():
+            if matcher.regex is not None and matcher.regex not in patterns:
+                patterns.append(matcher.regex)
+        self.patterns = patterns
+        self.index = {p: i for i, p in enumerate(patterns)}
+
+    def _all_matchers(self) -> list[Matcher]:
+        matchers: list[Matcher] = []
+        for group in self.catalogue.groups.values():
+            matchers += group.symptoms
+        for article in self.catalogue.articles:
+            matchers += article.matchers
+        return matchers
+
+    @cached_property
+    def _set(self) -> re2.Set:
+        options = re2.Options()
+        options.max_mem = 256 << 20
+        pattern_set = re2.Set.SearchSet(options)
+        for pattern in self.patterns:
+            pattern_set.Add(pattern)
+        pattern_set.Compile()
+        return pattern_set
+
+    @cached_property
+    def compiled(self) -> list[re2._Regexp]:
+        return [re2.compile(p) for p in self.patterns]
+
+    def scan(self, lines: list[Line]) -> dict[int, list[Line]]:
+        """Pattern index -> the lines it matches (at most MAX_EVIDENCE_LINES kept each)."""
+        hits: dict[int, list[Line]] = {}
+        match = self._set.Match
+        for line in lines:
+            if not line.text:
+                continue
+            for index in match(line.text) or ():
+                found = hits.setdefault(index, [])
+                if len(found) < MAX_EVIDENCE_LINES:
+                    found.append(line)
+        return hits
+
+    def span(self, pattern: str, text: str) -> tuple[int, int] | None:
+        match = self.compiled[self.index[pattern]].search(text)
+        return (match.start(), match.end()) if match else None
+
+    def evaluate(self, lines: list[Line], signals: dict[str, Signal]) -> RuleOutcome:
+        hits = self.scan(lines)
+
+        def run(matcher: Matcher) -> MatcherResult:
+            if matcher.regex is not None:
+                found = hits.get(self.index[matcher.regex])
+                return MatcherResult(matcher, "holds", tuple(found)) if found else MatcherResult(matcher, "unknown")
+            return evaluate_signal(matcher, signals)
+
+        results = {a.id: self._evaluate_article(a, run) for a in self.catalogue.articles}
+        active: list[Group] = []
+        group_hits: dict[str, list[MatcherResult]] = {}
+        for group in self.catalogue.groups.values():
+            held = [r for r in map(run, group.symptoms) if r.status == "holds"]
+            members = [results[a.id] for a in self.catalogue.members(group.id)]
+            if held or any(m.status == "diagnosed" for m in members):
+                active.append(group)
+                group_hits[group.id] = held
+        return RuleOutcome(results, active, group_hits)
+
+    @staticmethod
+    def _evaluate_article(article: Article, run) -> ArticleResult:  # noqa: ANN001 - local callable
+        symptoms = [run(m) for m in article.symptoms]
+        conditions = [run(m) for m in article.conditions]
+        excluded = [r for r in map(run, article.excludes) if r.status == "holds"]
+        failed = [r for r in conditions if r.matcher.required and r.status == "fails"]
+        unknown = [r for r in conditions if r.matcher.required and r.status == "unknown"]
+        score = sum(r.matcher.weight for r in symptoms + conditions if r.status == "holds")
+        has_symptom = any(r.status == "holds" for r in symptoms)
+        if excluded or failed:
+            status = "ruled_out"
+        elif not has_symptom:
+            status = "inactive"
+        elif unknown:
+            status = "candidate"
+        elif score >= DIAGNOSIS_THRESHOLD:
+            status = "diagnosed"
+        else:
+            status = "candidate"
+        return ArticleResult(article, status, round(score, 4), symptoms, conditions, excluded, failed, unknown)

@@ -1,0 +1,635 @@
+"""Signals: typed facts derived from a parsed paste, each with the lines it came from.
+
+The vocabulary (names, types, meaning) is `service/vocabulary.py`; this module computes them. Pure: same parse,
+same signals. Where several lines disagree (a config and a later override), the last line wins, because pastes
+usually show the effective config last.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Iterable
+
+from service.models import Fact, Line, MetricRecord, Parsed, Signal
+from service.text import detect_lang
+from service.vocabulary import SIGNALS
+
+
+class _Collector:
+    def __init__(self) -> None:
+        self.found: dict[str, Signal] = {}
+
+    def set(self, name: str, value: object, lines: Iterable[Line]) -> None:
+        assert name in SIGNALS, name
+        if value is None:
+            return
+        self.found[name] = Signal(name, value, tuple(lines))
+
+    def setdefault(self, name: str, value: object, lines: Iterable[Line]) -> None:
+        if name not in self.found:
+            self.set(name, value, lines)
+
+
+def _last(facts: list[Fact], *keys: str, sources: tuple[str, ...] = ()) -> Fact | None:
+    chosen = None
+    for fact in facts:
+        if fact.key in keys and (not sources or fact.source in sources) and fact.value is not None:
+            chosen = fact
+    return chosen
+
+
+def _first_match(lines: list[Line], pattern: re.Pattern[str]) -> tuple[re.Match[str], Line] | None:
+    for line in lines:
+        match = pattern.search(line.text)
+        if match:
+            return match, line
+    return None
+
+
+def _truthy(value: object) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)):
+        return bool(value)
+    if isinstance(value, str):
+        low = value.lower()
+        if low in ("auto",):
+            return None
+        return low not in ("", "0", "false", "no", "none", "off")
+    return None
+
+
+# ---------------------------------------------------------------- metrics
+
+
+def _finite(x: float | None) -> bool:
+    return x is not None and math.isfinite(x)
+
+
+def _metric_signals(records: list[MetricRecord], out: _Collector) -> None:
+    if not records:
+        return
+    all_lines = [r.line for r in records]
+    out.set("metrics.records", len(records), all_lines[:1])
+    losses = [r.values.get("loss") for r in records]
+    norms = [r.values.get("grad_norm") for r in records]
+
+    zero = [r.line for r in records if r.values.get("loss") == 0.0]
+    if zero:
+        out.set("metrics.loss_zero", True, zero[:5])
+        streak = best = 0
+        for loss in losses:
+            streak = streak + 1 if loss == 0.0 else 0
+            best = max(best, streak)
+        out.set("metrics.loss_zero_streak", best, zero[:5])
+    loss_nan = [r.line for r in records if "loss" in r.values and not _finite(r.values["loss"])]
+    if loss_nan:
+        out.set("metrics.loss_nan", True, loss_nan[:5])
+    norm_nan = [r.line for r in records if "grad_norm" in r.values and not _finite(r.values["grad_norm"])]
+    if norm_nan:
+        out.set("metrics.grad_norm_nan", True, norm_nan[:5])
+    norm_zero = [r.line for r in records if r.values.get("grad_norm") == 0.0]
+    if norm_zero:
+        out.set("metrics.grad_norm_zero", True, norm_zero[:5])
+
+    def healthy(r: MetricRecord) -> bool:
+        loss, norm = r.values.get("loss"), r.values.get("grad_norm")
+        return _finite(loss) and loss != 0.0 and (norm is None or (_finite(norm) and norm != 0.0))
+
+    first_nan = next(
+        (i for i, r in enumerate(records) if not _finite(r.values.get("loss", 0.0)) or not _finite(r.values.get("grad_norm", 0.0))),
+        None,
+    )
+    if first_nan is not None:
+        line = records[first_nan].line
+        out.set("metrics.first_nan_record", first_nan + 1, [line])
+        healthy_before = sum(1 for r in records[:first_nan] if healthy(r))
+        if healthy_before == 0:
+            out.set("metrics.nan_from_start", True, [line])
+        if healthy_before >= 3:
+            out.set("metrics.nan_after_healthy", True, [line])
+    lr_zero_nan = [
+        r.line for r in records if r.values.get("learning_rate") == 0.0 and not _finite(r.values.get("grad_norm", 0.0))
+    ]
+    if lr_zero_nan:
+        out.set("metrics.nan_at_lr_zero", True, lr_zero_nan[:3])
+
+    finite = [(r, r.values["loss"]) for r in records if _finite(r.values.get("loss")) and r.values["loss"] > 0]
+    if finite:
+        out.set("metrics.initial_loss", finite[0][1], [finite[0][0].line])
+        out.set("metrics.last_loss", finite[-1][1], [finite[-1][0].line])
+    if len(finite) >= 4:
+        low_index = min(range(len(finite)), key=lambda i: finite[i][1])
+        low = finite[low_index][1]
+        fell = finite[0][1] >= low * 1.2 and low_index > 0
+        later = [(r, v) for r, v in finite[low_index + 1:] if v >= 2 * low]
+        if fell and later:
+            out.set("metrics.diverged", True, [finite[low_index][0].line, later[0][0].line])
+
+
+_GA_LOSS = re.compile(
+    r"(?i)(?:gradient[_ ]accumulation(?:[_ ]steps)?|grad_accum\w*|\bGA\b|\bgas\b)\s*(?:=|:|of|is)?\s*(\d+)"
+    r"[^\n]{0,80}?\bloss\b\D{0,20}?(\d+(?:\.\d+)?)"
+)
+
+
+def _ga_scaling(lines: list[Line], out: _Collector) -> None:
+    pairs: list[tuple[int, float, Line]] = []
+    for line in lines:
+        for ga, loss in _GA_LOSS.findall(line.text):
+            if int(ga) > 0:
+                pairs.append((int(ga), float(loss), line))
+    by_ga = {}
+    for ga, loss, line in pairs:
+        by_ga.setdefault(ga, (loss, line))
+    if len(by_ga) < 2:
+        return
+    items = sorted(by_ga.items())
+    (ga0, (loss0, _)), (ga1, (loss1, _)) = items[0], items[-1]
+    if ga1 / ga0 >= 2 and loss0 > 0:
+        ratio = (loss1 / loss0) / (ga1 / ga0)
+        if 0.5 <= ratio <= 2.0:
+            out.set("metrics.loss_scales_with_ga", True, [line for _, (_, line) in items])
+
+
+# ---------------------------------------------------------------- precision, DeepSpeed, attention
+
+
+def _precision(parsed: Parsed, out: _Collector) -> None:
+    facts = parsed.facts
+    candidates: list[tuple[str, Line]] = []
+    for fact in facts:
+        key, value = fact.key, fact.value
+        if fact.path.endswith("bf16.enabled") or fact.path.endswith("fp16.enabled"):
+            if _truthy(value):
+                candidates.append(("bf16" if "bf16" in fact.path else "fp16", fact.line))
+            continue
+        if key in ("bf16", "fp16", "pure_bf16") and _truthy(value):
+            candidates.append(("bf16" if "bf16" in key else "fp16", fact.line))
+        elif key in ("mixed_precision", "precision", "mixed-precision") and isinstance(value, str):
+            low = value.lower()
+            if low in ("bf16", "fp16"):
+                candidates.append((low, fact.line))
+            elif low in ("no", "fp32", "32"):
+                candidates.append(("fp32", fact.line))
+    if not candidates:
+        # LLaMA-Factory prints the compute dtype at start-up.
+        hit = _first_match(parsed.lines, re.compile(r"compute dtype: torch\.(bfloat16|float16|float32)"))
+        if hit:
+            candidates.append(({"bfloat16": "bf16", "float16": "fp16", "float32": "fp32"}[hit[0].group(1)], hit[1]))
+    if not candidates:
+        explicit_off = [f for f in facts if f.key in ("bf16", "fp16") and _truthy(f.value) is False]
+        if {f.key for f in explicit_off} == {"bf16", "fp16"}:
+            candidates.append(("fp32", explicit_off[-1].line))
+    if candidates:
+        value, line = candidates[-1]
+        out.set("precision", value, [line for v, line in candidates if v == value][-3:])
+    tf32 = _last(facts, "tf32")
+    if tf32 is not None and _truthy(tf32.value) is not None:
+        out.set("tf32", _truthy(tf32.value), [tf32.line])
+    dtype = _last(facts, "torch_dtype", "dtype", "compute_dtype", "bnb_4bit_compute_dtype")
+    if dtype is not None and isinstance(dtype.value, str):
+        match = re.search(r"(bfloat16|float16|float32|bf16|fp16|fp32|half)", dtype.value.lower())
+        if match:
+            name = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32", "half": "float16"}.get(
+                match.group(1), match.group(1)
+            )
+            out.set("model.dtype", name, [dtype.line])
+    else:
+        hit = _first_match(parsed.lines, re.compile(r"torch_dtype\s*=\s*torch\.(float16|bfloat16|float32)"))
+        if hit:
+            out.set("model.dtype", hit[0].group(1), [hit[1]])
+
+
+_DS_FILE_STAGE = re.compile(r"(?i)(?:ds_?z|zero_?|zero-|stage_?|z)([0-3])(?:[_\-.]|config|offload|$)")
+_DS_PROSE_STAGE = re.compile(r"(?i)\b(?:zero|deepspeed)[\s\-_]?(?:stage[\s\-_]?)?([123])\b|\bds_z([0-3])\b|ZeRO[- ]?([123])\b")
+
+
+def _deepspeed(parsed: Parsed, out: _Collector) -> None:
+    facts = parsed.facts
+    config = _last(facts, "deepspeed", "deepspeed_config", "deepspeed_config_file")
+    lines_with_ds = [line for line in parsed.lines if "deepspeed" in line.text.lower()]
+    if config is not None and config.value not in (False, None, "", "null"):
+        out.set("deepspeed.enabled", True, [config.line])
+    elif lines_with_ds:
+        out.set("deepspeed.enabled", True, lines_with_ds[:1])
+    stage = _last(facts, "stage", "zero_stage")
+    if stage is not None and stage.source == "json" and "zero_optimization" not in stage.path:
+        stage = None
+    if stage is not None and stage.key == "stage" and stage.source not in ("json",):
+        stage = None  # LLaMA-Factory's `stage: sft` is the training stage, not ZeRO
+    if stage is not None and isinstance(stage.value, int) and 0 <= stage.value <= 3:
+        out.set("deepspeed.stage", stage.value, [stage.line])
+    elif config is not None and isinstance(config.value, str):
+        match = _DS_FILE_STAGE.search(config.value.rsplit("/", 1)[-1])
+        if match:
+            out.set("deepspeed.stage", int(match.group(1)), [config.line])
+    if "deepspeed.stage" not in out.found:
+        hit = _first_match(parsed.lines, _DS_PROSE_STAGE)
+        if hit:
+            value = next(g for g in hit[0].groups() if g)
+            out.set("deepspeed.stage", int(value), [hit[1]])
+    overlap = _last(facts, "overlap_comm")
+    if overlap is not None and _truthy(overlap.value) is not None:
+        out.set("deepspeed.overlap_comm", _truthy(overlap.value), [overlap.line])
+    offload = [
+        f for f in facts
+        if (f.path.endswith("offload_optimizer.device") or f.path.endswith("offload_param.device")
+            or f.key in ("offload_optimizer_device", "offload_param_device"))
+        and isinstance(f.value, str) and f.value.lower() in ("cpu", "nvme")
+    ]
+    if offload:
+        out.set("deepspeed.offload", True, [offload[-1].line])
+
+
+def _attention(parsed: Parsed, out: _Collector) -> None:
+    fact = _last(parsed.facts, "attn_implementation", "flash_attn", "attn_impl", "use_flash_attn", "use_flash_attention_2")
+    if fact is None:
+        return
+    value = fact.value
+    if fact.key in ("use_flash_attn", "use_flash_attention_2"):
+        truth = _truthy(value)
+        impl = None if truth is None else ("fa2" if truth else "eager")
+    elif isinstance(value, bool):
+        impl = "fa2" if value else "disabled"
+    else:
+        low = str(value).lower()
+        impl = {"flash_attention_2": "fa2", "flash_attention_3": "fa2", "fa2": "fa2", "sdpa": "sdpa", "eager": "eager",
+                "auto": "auto", "disabled": "disabled", "none": "disabled"}.get(low)
+    if impl:
+        out.set("attn.impl", impl, [fact.line])
+
+
+# ---------------------------------------------------------------- model, template, training arguments
+
+_FAMILIES: list[tuple[str, str]] = [
+    (r"qwen3", "qwen3"), (r"qwen2[._-]?5", "qwen2.5"), (r"qwen2", "qwen2"), (r"qwen1[._-]?5", "qwen2"), (r"qwen", "qwen"),
+    (r"llama[-_ ]?3|llama3", "llama3"), (r"llama[-_ ]?2|llama2", "llama2"), (r"tinyllama", "llama2"),
+    (r"mixtral", "mixtral"), (r"mistral", "mistral"),
+    (r"gemma[-_ ]?[234]?", "gemma"), (r"chatglm3", "chatglm3"), (r"chatglm2", "chatglm2"), (r"chatglm", "chatglm"),
+    (r"glm[-_ ]?4", "glm4"), (r"baichuan", "baichuan"), (r"internlm", "internlm"), (r"\byi[-_]", "yi"),
+    (r"deepseek", "deepseek"), (r"phi[-_ ]?\d", "phi"), (r"minicpm", "minicpm"), (r"llava", "llava"),
+    (r"internvl", "internvl"), (r"falcon", "falcon"), (r"bloom", "bloom"), (r"opt-\d", "opt"), (r"gpt2", "gpt2"),
+    (r"smollm", "smollm"), (r"llama", "llama"),
+]
+_INSTRUCT = re.compile(r"(?i)(instruct|chat|-it\b|_it\b|sft|rlhf|dpo|assistant|-hf-chat|coder-.*-instruct|vl-.*-instruct)")
+_BASE_EXPLICIT = re.compile(r"(?i)(-base\b|_base\b|\bbase\b)")
+_MOE = re.compile(r"(?i)(mixtral|moe|-a\d+(\.\d+)?b\b|deepseek-v[23]|deepseek-moe|qwen3-(30|235)b|olmoe|dbrx|jamba|grok)")
+_MULTIMODAL = re.compile(
+    r"(?i)(-vl\b|-vl-|_vl\b|vl-|llava|glm-?4v|minicpm-?(v|o)|internvl|idefics|paligemma|pixtral|mllama|-vision|qwen-?vl|"
+    r"qwen2[._-]?5?[-_]?vl|qwen2[._-]?5[-_]omni|cogvlm|blip)"
+)
+_MODEL_KEYS = ("model_name_or_path", "pretrained_model_name_or_path", "base_model", "model_name", "model_id",
+               "pretrain", "model_path", "model")
+_FROM_PRETRAINED = re.compile(r"from_pretrained\(\s*['\"]([^'\"]+)['\"]")
+_HUB_NAME = re.compile(
+    r"(?i)\b((?:qwen|meta-llama|mistralai|google|thudm|zai-org|baichuan-inc|internlm|01-ai|deepseek-ai|microsoft|"
+    r"openbmb|llava-hf|liuhaotian|tinyllama|huggingfaceh4|lmsys)/[\w.\-]+)"
+)
+
+
+def model_family(name: str) -> str | None:
+    base = name.rstrip("/").rsplit("/", 1)[-1] if "/" in name.rstrip("/") else name
+    for text in (base, name):
+        low = text.lower()
+        for pattern, family in _FAMILIES:
+            if re.search(pattern, low):
+                return family
+    return None
+
+
+def _model(parsed: Parsed, out: _Collector) -> None:
+    fact = _last(parsed.facts, *_MODEL_KEYS)
+    name, line = None, None
+    if fact is not None and isinstance(fact.value, str) and len(fact.value) > 1:
+        name, line = fact.value, fact.line
+    else:
+        hit = _first_match(parsed.lines, _FROM_PRETRAINED) or _first_match(parsed.lines, _HUB_NAME)
+        if hit:
+            name, line = hit[0].group(1), hit[1]
+    if name is None or line is None:
+        return
+    out.set("model.name", name, [line])
+    # The last path component names the checkpoint; snapshot hashes and `checkpoint-500` folders do not.
+    parts = [p for p in name.replace("\\", "/").split("/") if p]
+    label = next((p for p in reversed(parts) if model_family(p)), parts[-1] if parts else name)
+    family = model_family(label) or model_family(name)
+    if family:
+        out.set("model.family", family, [line])
+    if family or _BASE_EXPLICIT.search(label):
+        is_base = bool(_BASE_EXPLICIT.search(label)) or not _INSTRUCT.search(label)
+        out.set("model.is_base", is_base, [line])
+    if _MOE.search(name):
+        out.set("model.is_moe", True, [line])
+    if _MULTIMODAL.search(name):
+        out.set("model.is_multimodal", True, [line])
+
+
+# template name -> model families it belongs to; generic templates fit base models only
+_TEMPLATE_FAMILIES: dict[str, set[str]] = {
+    "qwen": {"qwen", "qwen2", "qwen2.5", "qwen3"}, "qwen2_vl": {"qwen2", "qwen2.5"}, "qwen3": {"qwen3"},
+    "qwen3_nothink": {"qwen3"}, "qwen2_5_vl": {"qwen2.5"}, "chatml": {"qwen", "qwen2", "qwen2.5", "yi"},
+    "llama3": {"llama3"}, "llama2": {"llama2", "llama"}, "llama2_zh": {"llama2"}, "mllama": {"llama3"},
+    "mistral": {"mistral", "mixtral"}, "gemma": {"gemma"}, "gemma2": {"gemma"}, "gemma3": {"gemma"},
+    "chatglm2": {"chatglm2"}, "chatglm3": {"chatglm3"}, "glm4": {"glm4"}, "baichuan": {"baichuan"},
+    "baichuan2": {"baichuan"}, "intern": {"internlm"}, "intern2": {"internlm"}, "internlm2": {"internlm"},
+    "yi": {"yi"}, "deepseek": {"deepseek"}, "deepseek3": {"deepseek"}, "deepseekcoder": {"deepseek"},
+    "phi": {"phi"}, "phi4": {"phi"}, "cpm": {"minicpm"}, "cpm3": {"minicpm"}, "minicpm_v": {"minicpm"},
+    "llava": {"llava"}, "llava_next": {"llava"}, "vicuna": {"llava", "llama"},
+}
+_GENERIC_TEMPLATES = {"default", "alpaca", "empty", "plain"}
+
+
+def _template(parsed: Parsed, out: _Collector) -> None:
+    fact = _last(parsed.facts, "template", "chat_template_name", "conv_template")
+    if fact is None or not isinstance(fact.value, str):
+        return
+    template = fact.value.lower()
+    out.set("template", template, [fact.line])
+    family = out.found.get("model.family")
+    is_base = out.found.get("model.is_base")
+    if family is None:
+        return
+    lines = [fact.line, *family.lines]
+    if template in _GENERIC_TEMPLATES:
+        if is_base is not None:
+            out.set("template.matches_model", bool(is_base.value), lines)
+    elif template in _TEMPLATE_FAMILIES:
+        out.set("template.matches_model", family.value in _TEMPLATE_FAMILIES[template], lines)
+
+
+def _number(fact: Fact | None) -> float | None:
+    if fact is None:
+        return None
+    if isinstance(fact.value, bool):
+        return None
+    if isinstance(fact.value, (int, float)):
+        return float(fact.value)
+    return None
+
+
+def _training_args(parsed: Parsed, out: _Collector) -> None:
+    facts = parsed.facts
+
+    def number_signal(name: str, keys: tuple[str, ...], cast: Callable[[float], object]) -> None:
+        fact = _last(facts, *keys)
+        value = _number(fact)
+        if fact is not None and value is not None:
+            out.set(name, cast(value), [fact.line])
+
+    number_signal("cutoff_len", ("cutoff_len", "max_seq_length", "model_max_length", "max_seq_len", "sequence_len",
+                                 "max_length", "max_source_length"), int)
+    number_signal("learning_rate", ("learning_rate", "lr"), float)
+    number_signal("batch_size", ("per_device_train_batch_size", "train_batch_size", "micro_batch_size",
+                                 "train_micro_batch_size_per_gpu", "batch_size"), int)
+    number_signal("grad_accum", ("gradient_accumulation_steps", "gradient_accumulation"), int)
+    number_signal("max_grad_norm", ("max_grad_norm", "gradient_clipping"), float)
+    number_signal("eval.batch_size", ("per_device_eval_batch_size", "eval_batch_size"), int)
+    number_signal("lora.rank", ("lora_rank", "lora_r"), int)
+
+    for name, keys in (("save_only_model", ("save_only_model",)),
+                       ("gradient_checkpointing", ("gradient_checkpointing",))):
+        fact = _last(facts, *keys)
+        if fact is not None and _truthy(fact.value) is not None:
+            out.set(name, _truthy(fact.value), [fact.line])
+
+    fact = _last(facts, "finetuning_type", "finetune_type", "train_type", "tuner_backend")
+    if fact is not None and isinstance(fact.value, str) and fact.value.lower() in ("lora", "qlora", "full", "freeze"):
+        out.set("finetuning_type", fact.value.lower(), [fact.line])
+    else:
+        peft = _first_match(parsed.lines, re.compile(r"LoraConfig\(|get_peft_model\(|\blora_target\b|target_modules"))
+        if peft:
+            out.set("finetuning_type", "lora", [peft[1]])
+
+    fact = _last(facts, "lora_target", "target_modules", "lora_target_modules")
+    if fact is not None and fact.value is not None:
+        out.set("lora.target", str(fact.value), [fact.line])
+
+    quant = _last(facts, "quantization_bit", "load_in_4bit", "load_in_8bit", "bits")
+    if quant is not None:
+        if quant.key == "quantization_bit" or quant.key == "bits":
+            if quant.value in (4, 8):
+                out.set("quantization", f"{quant.value}bit", [quant.line])
+        elif _truthy(quant.value):
+            out.set("quantization", "4bit" if "4" in quant.key else "8bit", [quant.line])
+
+    fact = _last(facts, "device_map")
+    if fact is not None and fact.value is not None:
+        out.set("device_map", str(fact.value), [fact.line])
+
+    evals = [f for f in facts if f.key in ("do_eval", "do_predict", "predict_with_generate") and _truthy(f.value)]
+    strategy = _last(facts, "eval_strategy", "evaluation_strategy")
+    if strategy is not None and isinstance(strategy.value, str) and strategy.value.lower() in ("steps", "epoch"):
+        evals.append(strategy)
+    if evals:
+        out.set("eval.enabled", True, [evals[-1].line])
+
+    fact = _last(facts, "dataset", "dataset_name", "datasets")
+    if fact is not None and isinstance(fact.value, str):
+        out.set("dataset", fact.value, [fact.line])
+
+
+# ---------------------------------------------------------------- launch and hardware
+
+_LAUNCH = re.compile(
+    r"^\s*(?:\$\s*)?(?:(?:export\s+)?[A-Z_][A-Z0-9_]*=\S*\s+)*(?:nohup\s+)?"
+    r"(python3?(?:\s+-m\s+(torch\.distributed\.(?:run|launch)))?|torchrun|accelerate\s+launch|deepspeed|"
+    r"llamafactory-cli|swift|axolotl)\b"
+)
+_VISIBLE = re.compile(r"CUDA_VISIBLE_DEVICES\s*=\s*['\"]?([0-9](?:\s*,\s*[0-9]+)*)")
+
+
+def _launch(parsed: Parsed, out: _Collector) -> None:
+    launches: list[tuple[str, Line]] = []
+    for line in parsed.lines:
+        match = _LAUNCH.match(line.text)
+        if not match:
+            continue
+        word = match.group(1)
+        if match.group(2) or word.startswith("torchrun"):
+            launches.append(("torchrun", line))
+        elif word.startswith("python"):
+            launches.append(("python", line))
+        elif word.startswith("accelerate"):
+            launches.append(("accelerate", line))
+        else:
+            launches.append((word.split()[0], line))
+    if launches:
+        kind, line = launches[-1]
+        out.set("launcher", kind, [line])
+    visible = _first_match(parsed.lines, _VISIBLE)
+    if visible:
+        count = len([d for d in visible[0].group(1).split(",") if d.strip()])
+        out.set("gpus.visible", count, [visible[1]])
+
+
+# canonical name, pattern, compute capability, p2p-limited
+_GPUS: list[tuple[str, str, float, bool]] = [
+    ("H100", r"\bH100\b", 9.0, False), ("H800", r"\bH800\b", 9.0, False), ("H200", r"\bH200\b", 9.0, False),
+    ("H20", r"\bH20\b", 9.0, False), ("A100", r"\bA100\b", 8.0, False), ("A800", r"\bA800\b", 8.0, False),
+    ("L40", r"\bL40S?\b", 8.9, True), ("L20", r"\bL20\b", 8.9, True), ("L4", r"\bL4\b", 8.9, True),
+    ("A6000", r"\b(RTX )?A6000\b", 8.6, True), ("A5000", r"\b(RTX )?A5000\b", 8.6, True),
+    ("A40", r"\bA40\b", 8.6, True), ("A10", r"\bA10G?\b", 8.6, True), ("A30", r"\bA30\b", 8.0, False),
+    ("RTX 5090", r"(?i)\b(RTX\s*)?5090\b", 12.0, True),
+    ("RTX 4090", r"(?i)\b(RTX\s*)?4090(\s*D)?\b", 8.9, True), ("RTX 4080", r"(?i)\bRTX\s*4080\b", 8.9, True),
+    ("RTX 4070", r"(?i)\bRTX\s*4070\b", 8.9, True), ("RTX 4060", r"(?i)\bRTX\s*4060\b", 8.9, True),
+    ("RTX 3090", r"(?i)\b(RTX\s*)?3090\b", 8.6, False), ("RTX 3080", r"(?i)\bRTX\s*3080\b", 8.6, False),
+    ("RTX 3060", r"(?i)\bRTX\s*3060\b", 8.6, False), ("RTX 2080", r"(?i)\bRTX\s*2080\b", 7.5, False),
+    ("RTX 2070", r"(?i)\bRTX\s*2070\b", 7.5, False), ("Titan RTX", r"(?i)\bTitan\s*RTX\b", 7.5, False),
+    ("Titan V", r"(?i)\bTitan\s*V\b", 7.0, False), ("Titan Xp", r"(?i)\bTitan\s*X", 6.1, False),
+    ("V100", r"(?i)\bV100\b", 7.0, False), ("T4", r"(?i)\bT4\b", 7.5, False), ("P100", r"(?i)\bP100\b", 6.0, False),
+    ("P40", r"(?i)\bP40\b", 6.1, False), ("GTX 1080", r"(?i)\bGTX\s*1080", 6.1, False),
+    ("MI250", r"(?i)\bMI2[15]0X?\b", 9.0, False), ("MI300", r"(?i)\bMI300X?\b", 9.4, False),
+]
+_GPU_PATTERNS = [(name, re.compile(pattern), cc, p2p) for name, pattern, cc, p2p in _GPUS]
+_GPU_COUNT = [
+    re.compile(r"(?i)GPU number\s*:\s*(\d+)"),
+    re.compile(r"(?i)\b(\d+)\s*[x×*]\s*(?:NVIDIA\s+)?(?:Tesla\s+)?(?:GeForce\s+)?(?:RTX\s*)?[A-Z]?\d{2,4}\b"),
+    re.compile(r"(\d+)\s*(?:卡|张卡|块卡|张|块)"),
+    re.compile(r"(?i)--nproc_per_node[= ](\d+)"),
+    re.compile(r"(?i)num_processes\s*[:=]\s*(\d+)"),
+    re.compile(r"(?i)--num_gpus[= ](\d+)"),
+    re.compile(r"(?i)\b(\d+)\s*GPUs\b"),
+]
+
+
+def _hardware(parsed: Parsed, out: _Collector) -> None:
+    for line in parsed.lines:
+        text = line.text
+        if not any(ch.isdigit() for ch in text) and "Titan" not in text and "titan" not in text:
+            continue
+        for name, pattern, cc, p2p in _GPU_PATTERNS:
+            if pattern.search(text):
+                out.setdefault("gpu.model", name, [line])
+                out.setdefault("gpu.compute_capability", cc, [line])
+                out.setdefault("gpu.bf16", cc >= 8.0, [line])
+                if p2p:
+                    out.setdefault("gpu.p2p_limited", True, [line])
+                break
+        if "gpu.model" in out.found:
+            break
+    for pattern in _GPU_COUNT:
+        hit = _first_match(parsed.lines, pattern)
+        if hit and 0 < int(hit[0].group(1)) <= 1024:
+            out.set("gpu.count", int(hit[0].group(1)), [hit[1]])
+            break
+    else:
+        smi_rows = [line for line in parsed.lines if re.match(r"^\|\s+\d+\s+(NVIDIA|Tesla|GeForce|Quadro)", line.text)]
+        if smi_rows:
+            out.set("gpu.count", len(smi_rows), smi_rows[:1])
+
+
+# ---------------------------------------------------------------- versions
+
+_PACKAGES: dict[str, str] = {
+    "version.torch": r"torch|pytorch",
+    "version.transformers": r"transformers",
+    "version.peft": r"peft",
+    "version.trl": r"trl",
+    "version.deepspeed": r"deepspeed",
+    "version.accelerate": r"accelerate",
+    "version.flash_attn": r"flash[-_]attn|flash[-_]attention|flashattention",
+    "version.bitsandbytes": r"bitsandbytes",
+    "version.llamafactory": r"llamafactory|llama[-_]factory|llmtuner",
+    "version.unsloth": r"unsloth",
+    "version.datasets": r"datasets",
+    "version.vllm": r"vllm",
+}
+_VERSION_VALUE = r"v?(\d+\.\d+(?:\.\d+)?(?:(?:\.|-)?(?:dev|post|rc|a|b)\d*)?(?:\+[\w.]+)?)"
+
+
+def _version_patterns(names: str) -> re.Pattern[str]:
+    return re.compile(
+        rf"(?i)(?<![\w\-/.])`?(?:{names})`?\s*(?:version\s*)?(?:[:=]=?|==|>=|\s)\s*{_VERSION_VALUE}(?![\w])"
+    )
+
+
+_VERSION_RES = {name: _version_patterns(pattern) for name, pattern in _PACKAGES.items()}
+_CUDA_VERSION = re.compile(r"(?i)(?:CUDA Version:\s*|cuda compilation tools, release\s*|\+cu|cuda\s*==?\s*|CUDA\s+)(\d{2,3}(?:\.\d)?)")
+
+
+def _versions(parsed: Parsed, out: _Collector) -> None:
+    relevant = [line for line in parsed.lines if any(ch.isdigit() for ch in line.text)]
+    for name, pattern in _VERSION_RES.items():
+        for line in relevant:
+            match = pattern.search(line.text)
+            if match:
+                out.set(name, match.group(1), [line])
+                break
+    hit = _first_match(relevant, _CUDA_VERSION)
+    if hit:
+        raw = hit[0].group(1)
+        if "." not in raw and len(raw) >= 3:  # +cu124 -> 12.4
+            raw = f"{raw[:-1]}.{raw[-1]}"
+        out.set("version.cuda", raw, [hit[1]])
+
+
+# ---------------------------------------------------------------- exceptions and known lines
+
+_EXCEPTION = re.compile(
+    r"^\s*(?:\[rank\d+\]:\s*)?((?:[A-Za-z_][\w]*\.)*[A-Z]\w*(?:Error|Exception|Interrupt|Exit))(?::\s*(.*))?$"
+)
+_ERROR_HINT = re.compile(r"(?i)(Traceback \(most recent call last\)|\berror\b|exception|failed|killed|报错|错误)")
+
+KNOWN_LINES: dict[str, str] = {
+    "warning.tokenization_mismatch": r"(?i)tokenization mismatch:\s*\d+\s*vs\.?\s*\d+",
+    "warning.labels_masked": r"(?i)((most|all) (of the )?labels (in your dataset )?are -100|labels'?:\s*\[\s*-100(,\s*-100){5,})",
+    "warning.response_key_missing": r"(?i)could not find (the )?(response|instruction) key",
+    "warning.requires_grad_none": r"None of the inputs have requires_grad=True",
+    "warning.fp16_overflow": r"(?i)(OVERFLOW!|Attempted loss scale|Gradient overflow\.\s*Skipping step|reducing loss scale to)",
+    "warning.loss_scale_min": r"(?i)loss scale already at minimum",
+    "warning.cudnn_sdpa_strides": r"cuDNN SDPA backward got grad_output\.strides\(\) != output\.strides\(\)",
+    "warning.sequence_too_long": r"Token indices sequence length is longer than the specified maximum sequence length",
+}
+_KNOWN_RES = {name: re.compile(pattern) for name, pattern in KNOWN_LINES.items()}
+
+
+def _errors(parsed: Parsed, out: _Collector) -> None:
+    last = None
+    for line in parsed.lines:
+        match = _EXCEPTION.match(line.text)
+        if match and not match.group(1).endswith("Warning"):
+            last = (match, line)
+    if last:
+        match, line = last
+        out.set("exception.type", match.group(1), [line])
+        if match.group(2):
+            out.set("exception.message", match.group(2).strip(), [line])
+    for name, pattern in _KNOWN_RES.items():
+        hits = [line for line in parsed.lines if pattern.search(line.text)]
+        if hits:
+            out.set(name, True, hits[:5])
+
+
+def _input(parsed: Parsed, out: _Collector) -> None:
+    first = parsed.lines[:1]
+    out.set("input.lang", detect_lang([line.text for line in parsed.lines]), first)
+    log_kinds = {"metrics", "traceback", "log"}
+    log_lines = [line for seg in parsed.segments if seg.kind in log_kinds for line in seg.lines[:1]]
+    if log_lines or parsed.metrics:
+        out.set("input.has_log", True, log_lines[:1] or [parsed.metrics[0].line])
+    error_lines = [line for line in parsed.lines if _ERROR_HINT.search(line.text)]
+    if "exception.type" in out.found or error_lines:
+        out.set("input.has_error", True, (out.found["exception.type"].lines if "exception.type" in out.found else error_lines[:1]))
+    config_facts = [f for f in parsed.facts if f.source in ("yaml", "json", "flag")]
+    if len(config_facts) >= 2:
+        out.set("input.has_config", True, [config_facts[0].line])
+
+
+def extract_signals(parsed: Parsed) -> dict[str, Signal]:
+    out = _Collector()
+    _metric_signals(parsed.metrics, out)
+    _ga_scaling(parsed.lines, out)
+    _precision(parsed, out)
+    _deepspeed(parsed, out)
+    _attention(parsed, out)
+    _model(parsed, out)
+    _template(parsed, out)
+    _training_args(parsed, out)
+    _launch(parsed, out)
+    _hardware(parsed, out)
+    _versions(parsed, out)
+    _errors(parsed, out)
+    _input(parsed, out)
+    return dict(sorted(out.found.items()))

@@ -1,0 +1,80 @@
+"""Turn raw pasted bytes or text into numbered lines the rest of the pipeline can trust.
+
+Line numbers follow what an editor shows: `\\r\\n`, lone `\\r` (tqdm frames) and `\\n` each end a line. ANSI
+escape sequences are stripped before matching; they never shift a line number because they never hold a newline.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from dataclasses import dataclass
+
+# CSI sequences (colours, cursor moves), OSC sequences (window titles, hyperlinks) and lone escapes.
+_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
+_NEWLINE = re.compile(r"\r\n|\r|\n")
+# Control characters other than tab are noise in a log and can confuse downstream parsers.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+# Matching looks at this many characters of a line at most: a 50 MB single line must not cost 50 MB per regex.
+MAX_LINE_CHARS = 4096
+
+
+@dataclass(frozen=True)
+class Decoded:
+    text: str
+    encoding: str
+    note: str | None = None  # said to the user when something could not be decoded cleanly
+
+
+def decode_bytes(data: bytes) -> Decoded:
+    """Decode what can be decoded: UTF-8 (with or without BOM), UTF-16 with BOM, GB18030; say what could not."""
+    if data.startswith(codecs.BOM_UTF8):
+        return Decoded(data[len(codecs.BOM_UTF8):].decode("utf-8", errors="replace"), "utf-8-sig")
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return Decoded(data.decode("utf-16", errors="replace"), "utf-16")
+    try:
+        return Decoded(data.decode("utf-8"), "utf-8")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return Decoded(data.decode("gb18030"), "gb18030")
+    except UnicodeDecodeError:
+        text = data.decode("utf-8", errors="replace")
+        bad = text.count("\ufffd")
+        return Decoded(text, "utf-8", note=f"{bad} byte sequence(s) were not valid UTF-8 or GB18030 and were replaced")
+
+
+def split_lines(text: str) -> list[str]:
+    """Split like an editor does and clean each line for matching (ANSI and control characters removed)."""
+    if not text:
+        return []
+    lines = _NEWLINE.split(text)
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [clean_line(line) for line in lines]
+
+
+def clean_line(line: str) -> str:
+    if "\x1b" in line:
+        line = _ANSI.sub("", line)
+    line = _CONTROL.sub("", line)
+    if len(line) > MAX_LINE_CHARS:
+        line = line[:MAX_LINE_CHARS]
+    return line
+
+
+_CJK = re.compile(r"[\u4e00-\u9fff\u3400-\u4dbf]")
+
+
+def cjk_count(text: str) -> int:
+    return len(_CJK.findall(text))
+
+
+def detect_lang(lines: list[str]) -> str:
+    """`zh` when Chinese prose is present: a Chinese title or a handful of CJK characters; else `en`."""
+    head = lines[0] if lines else ""
+    if cjk_count(head) >= 2:
+        return "zh"
+    total = sum(cjk_count(line) for line in lines[:400])
+    return "zh" if total >= 8 else "en"
