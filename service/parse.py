@@ -22,7 +22,7 @@ def scalar(raw: str) -> object:
     """Interpret a config value the way YAML, JSON and argparse users mean it."""
     value = raw.strip().rstrip(",").strip()
     if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-        value = value[1:-1]
+        return value[1:-1]  # quoted: a string, even when it reads like `no` or `8`
     low = value.lower()
     if low in ("true", "yes", "on"):
         return True
@@ -96,6 +96,8 @@ _ENV_ASSIGN = re.compile(r"(?:^|\s|export\s+)([A-Z][A-Z0-9_]{2,})=(\"[^\"]*\"|'[
 _FLAG = re.compile(r"(?:^|\s)--([A-Za-z][\w\-.]*)(?:=(\S+))?")
 _KWARG = re.compile(r"(?<![\w.])([a-z_][a-z0-9_]*)\s*=\s*(\"[^\"]*\"|'[^']*'|[\w.\-+/:]+)")
 _URLISH = re.compile(r"^\s*(https?|ftp|file)\s*:")
+# Library warnings quote settings they recommend (`Use attn_implementation='eager'`): not the user's config.
+_ADVICE = re.compile(r"(?i)(warn|recommend|instead of|please (use|set)|you (should|can|may)|consider)")
 
 
 def _strip_comment(value: str) -> str:
@@ -282,6 +284,6 @@ def parse(parts: list[Part]) -> Parsed:
             facts.extend(_flag_facts(line))
         if "=" in text:
             facts.extend(_env_facts(line))
-            if fact is None:
+            if fact is None and not _ADVICE.search(text):
                 facts.extend(_kwarg_facts(line))
     return Parsed(lines=lines, segments=_segments(lines, kinds), facts=facts, metrics=metrics)

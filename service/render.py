@@ -28,35 +28,40 @@ def patch_snippet(target: str, patch: dict) -> str:
     return "```yaml\n" + yaml.safe_dump(patch, sort_keys=True, allow_unicode=True).strip() + "\n```"
 
 
+def _evidence_lines(evidence) -> list[str]:  # noqa: ANN001 - list[Evidence]
+    """One bullet per input line, naming every signal that matched it."""
+    grouped: dict[tuple[str, int], tuple[str, list[str]]] = {}
+    for e in evidence:
+        grouped.setdefault((e.part, e.line), (e.text, []))[1].append(e.signal)
+    return [f"- {part}:{line} `{text.strip()[:200]}` ({', '.join(signals)})"
+            for (part, line), (text, signals) in sorted(grouped.items())]
+
+
 def render_markdown(result: DiagnoseResult) -> str:
     t = _LABELS[result.lang]
-    out: list[str] = []
+    blocks: list[str] = []
     if not result.diagnoses:
-        out.append(f"**{t['none']}**")
+        blocks.append(f"**{t['none']}**")
     for rank, d in enumerate(result.diagnoses, start=1):
-        out.append(f"## {rank}. {d.title}  \n`{d.id}` · {t['confidence']} {d.confidence:.2f}")
-        out.append(d.cause)
-        out.append(f"**{t['evidence']}**")
-        out += [f"- {e.part}:{e.line} `{e.text.strip()[:200]}` ({e.signal})" for e in d.evidence[:8]]
-        out.append(f"**{t['fix']}**")
-        out += [f"{i}. {step}" for i, step in enumerate(d.fix.steps, start=1)]
+        blocks.append(f"## {rank}. {d.title}\n`{d.id}` · {t['confidence']} {d.confidence:.2f}")
+        blocks.append(d.cause)
+        blocks.append(f"**{t['evidence']}**\n" + "\n".join(_evidence_lines(d.evidence)[:10]))
+        blocks.append(f"**{t['fix']}**\n" + "\n".join(f"{i}. {step}" for i, step in enumerate(d.fix.steps, start=1)))
         if d.fix.patch:
-            out.append(f"**{t['patch']}**")
-            out += [f"{target}:\n{patch_snippet(target, patch)}" for target, patch in sorted(d.fix.patch.items())]
-        out.append(f"**{t['refs']}**: " + ", ".join(d.references))
+            blocks.append(f"**{t['patch']}**\n\n" + "\n\n".join(
+                f"{target}:\n{patch_snippet(target, patch)}" for target, patch in sorted(d.fix.patch.items())))
+        blocks.append(f"**{t['refs']}**\n" + "\n".join(f"- {ref}" for ref in d.references))
     if result.differential:
-        out.append(f"### {t['diff']}")
+        lines = []
         for item in result.differential:
             line = f"- **{item.title}** (`{item.id}`, {t[item.status]}): {item.confirm}"
             if item.reason:
                 line += f" — {item.reason}"
-            out.append(line)
+            lines.append(line)
+        blocks.append(f"### {t['diff']}\n" + "\n".join(lines))
     if result.missing:
-        out.append(f"### {t['missing']}")
-        out += [f"- {m.ask}" for m in result.missing]
+        blocks.append(f"### {t['missing']}\n" + "\n".join(f"- {m.ask}" for m in result.missing))
     if result.related:
-        out.append(f"### {t['related']}")
-        out += [f"- {r.title} (`{r.id}`)" for r in result.related]
-    for note in result.notes:
-        out.append(f"> {note}")
-    return "\n\n".join(out) + "\n"
+        blocks.append(f"### {t['related']}\n" + "\n".join(f"- {r.title} (`{r.id}`)" for r in result.related))
+    blocks += [f"> {note}" for note in result.notes]
+    return "\n\n".join(blocks) + "\n"

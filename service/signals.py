@@ -115,6 +115,9 @@ def _metric_signals(records: list[MetricRecord], out: _Collector) -> None:
     if lr_zero_nan:
         out.set("metrics.nan_at_lr_zero", True, lr_zero_nan[:3])
 
+    if all(healthy(r) for r in records) and any("grad_norm" in r.values for r in records):
+        out.set("metrics.healthy", True, all_lines[:1])
+
     finite = [(r, r.values["loss"]) for r in records if _finite(r.values.get("loss")) and r.values["loss"] > 0]
     if finite:
         out.set("metrics.initial_loss", finite[0][1], [finite[0][0].line])
@@ -156,6 +159,12 @@ def _ga_scaling(lines: list[Line], out: _Collector) -> None:
 # ---------------------------------------------------------------- precision, DeepSpeed, attention
 
 
+_PROSE_PRECISION = re.compile(r"(?i)(?<![\w-])(bf16|fp16|bfloat16|float16|fp32|float32)(?![\w-])")
+_PRECISION_WORDS = {"bf16": "bf16", "bfloat16": "bf16", "fp16": "fp16", "float16": "fp16", "fp32": "fp32",
+                    "float32": "fp32"}
+_PROSE_ADVICE = re.compile(r"(?i)(warn|recommend|instead|switch|chang|改|换|而不是|support)")
+
+
 def _precision(parsed: Parsed, out: _Collector) -> None:
     facts = parsed.facts
     candidates: list[tuple[str, Line]] = []
@@ -167,6 +176,8 @@ def _precision(parsed: Parsed, out: _Collector) -> None:
             continue
         if key in ("bf16", "fp16", "pure_bf16") and _truthy(value):
             candidates.append(("bf16" if "bf16" in key else "fp16", fact.line))
+        elif key in ("mixed_precision", "precision", "mixed-precision") and value is False:
+            candidates.append(("fp32", fact.line))  # `mixed_precision: no` reads as a YAML boolean
         elif key in ("mixed_precision", "precision", "mixed-precision") and isinstance(value, str):
             low = value.lower()
             if low in ("bf16", "fp16"):
@@ -178,6 +189,19 @@ def _precision(parsed: Parsed, out: _Collector) -> None:
         hit = _first_match(parsed.lines, re.compile(r"compute dtype: torch\.(bfloat16|float16|float32)"))
         if hit:
             candidates.append(({"bfloat16": "bf16", "float16": "fp16", "float32": "fp32"}[hit[0].group(1)], hit[1]))
+    if not candidates:
+        # Prose ("8x A800, bf16 training"): only when exactly one precision is named, never in a library warning.
+        named: dict[str, Line] = {}
+        for seg in parsed.segments:
+            if seg.kind != "prose" and seg.lines[0] is not parsed.lines[0]:
+                continue
+            for line in seg.lines:
+                if _PROSE_ADVICE.search(line.text):
+                    continue
+                for word in _PROSE_PRECISION.findall(line.text):
+                    named.setdefault(_PRECISION_WORDS[word.lower()], line)
+        if len(named) == 1:
+            candidates.extend((value, line) for value, line in named.items())
     if not candidates:
         explicit_off = [f for f in facts if f.key in ("bf16", "fp16") and _truthy(f.value) is False]
         if {f.key for f in explicit_off} == {"bf16", "fp16"}:
@@ -203,7 +227,9 @@ def _precision(parsed: Parsed, out: _Collector) -> None:
 
 
 _DS_FILE_STAGE = re.compile(r"(?i)(?:ds_?z|zero_?|zero-|stage_?|z)([0-3])(?:[_\-.]|config|offload|$)")
-_DS_PROSE_STAGE = re.compile(r"(?i)\b(?:zero|deepspeed)[\s\-_]?(?:stage[\s\-_]?)?([123])\b|\bds_z([0-3])\b|ZeRO[- ]?([123])\b")
+_DS_PROSE_STAGE = re.compile(
+    r"(?i)\b(?:zero|deepspeed)[\s\-_]?(?:stage[\s\-_]?)?([123])\b|\bds_z([0-3])\b|ZeRO[- ]?([123])\b|\bstage[\s\-_]?([23])\b"
+)
 
 
 def _deepspeed(parsed: Parsed, out: _Collector) -> None:
@@ -264,13 +290,14 @@ def _attention(parsed: Parsed, out: _Collector) -> None:
 # ---------------------------------------------------------------- model, template, training arguments
 
 _FAMILIES: list[tuple[str, str]] = [
+    # Wrappers first: MiniCPM-Llama3-V and LLaVA-Llama-3 are their own families, not their language model's.
+    (r"minicpm", "minicpm"), (r"llava", "llava"), (r"internvl", "internvl"), (r"cogvlm", "cogvlm"),
     (r"qwen3", "qwen3"), (r"qwen2[._-]?5", "qwen2.5"), (r"qwen2", "qwen2"), (r"qwen1[._-]?5", "qwen2"), (r"qwen", "qwen"),
     (r"llama[-_ ]?3|llama3", "llama3"), (r"llama[-_ ]?2|llama2", "llama2"), (r"tinyllama", "llama2"),
     (r"mixtral", "mixtral"), (r"mistral", "mistral"),
     (r"gemma[-_ ]?[234]?", "gemma"), (r"chatglm3", "chatglm3"), (r"chatglm2", "chatglm2"), (r"chatglm", "chatglm"),
     (r"glm[-_ ]?4", "glm4"), (r"baichuan", "baichuan"), (r"internlm", "internlm"), (r"\byi[-_]", "yi"),
-    (r"deepseek", "deepseek"), (r"phi[-_ ]?\d", "phi"), (r"minicpm", "minicpm"), (r"llava", "llava"),
-    (r"internvl", "internvl"), (r"falcon", "falcon"), (r"bloom", "bloom"), (r"opt-\d", "opt"), (r"gpt2", "gpt2"),
+    (r"deepseek", "deepseek"), (r"phi[-_ ]?\d", "phi"), (r"falcon", "falcon"), (r"bloom", "bloom"), (r"opt-\d", "opt"), (r"gpt2", "gpt2"),
     (r"smollm", "smollm"), (r"llama", "llama"),
 ]
 _INSTRUCT = re.compile(r"(?i)(instruct|chat|-it\b|_it\b|sft|rlhf|dpo|assistant|-hf-chat|coder-.*-instruct|vl-.*-instruct)")
@@ -320,10 +347,11 @@ def _model(parsed: Parsed, out: _Collector) -> None:
     if family or _BASE_EXPLICIT.search(label):
         is_base = bool(_BASE_EXPLICIT.search(label)) or not _INSTRUCT.search(label)
         out.set("model.is_base", is_base, [line])
-    if _MOE.search(name):
-        out.set("model.is_moe", True, [line])
-    if _MULTIMODAL.search(name):
-        out.set("model.is_multimodal", True, [line])
+    # Known family: absence of the marker is evidence (a text-only, dense model); unknown names say nothing.
+    if _MOE.search(name) or family:
+        out.set("model.is_moe", bool(_MOE.search(name)), [line])
+    if _MULTIMODAL.search(name) or family:
+        out.set("model.is_multimodal", bool(_MULTIMODAL.search(name)), [line])
 
 
 # template name -> model families it belongs to; generic templates fit base models only
@@ -342,10 +370,11 @@ _GENERIC_TEMPLATES = {"default", "alpaca", "empty", "plain"}
 
 
 def _template(parsed: Parsed, out: _Collector) -> None:
-    fact = _last(parsed.facts, "template", "chat_template_name", "conv_template")
-    if fact is None or not isinstance(fact.value, str):
+    fact = _last(parsed.facts, "template", "chat_template_name", "conv_template", "chat_template")
+    # A tokenizer_config's chat_template is a Jinja string, not a template name.
+    if fact is None or not isinstance(fact.value, str) or len(fact.value) > 40 or "{" in fact.value:
         return
-    template = fact.value.lower()
+    template = re.sub(r"^(llama|gemma|phi|qwen)-(\d)", r"\1\2", fact.value.lower())
     out.set("template", template, [fact.line])
     family = out.found.get("model.family")
     is_base = out.found.get("model.is_base")
@@ -585,6 +614,58 @@ KNOWN_LINES: dict[str, str] = {
 _KNOWN_RES = {name: re.compile(pattern) for name, pattern in KNOWN_LINES.items()}
 
 
+_SIZE_MISMATCH = re.compile(
+    r"size mismatch for ([\w.]+):.*?shape torch\.Size\(\[([\d,\s]*)\]\).*?shape in current model is torch\.Size\(\[([\d,\s]*)\]\)"
+)
+_VOCAB_PARAM = re.compile(r"(?i)(embed_tokens|lm_head|wte|word_embeddings|output_layer|embed_out|tok_embeddings)")
+_KIND_ORDER = {"zero": 0, "vocab": 1, "hidden": 2, "rank": 3}
+
+
+def size_mismatch_kind(param: str, old: list[int], new: list[int]) -> str:
+    if 0 in old or 0 in new or not old or not new:
+        return "zero"
+    if _VOCAB_PARAM.search(param):
+        return "vocab"
+    differing = [(a, b) for a, b in zip(old, new) if a != b]
+    if "lora_" in param and differing and all(min(a, b) <= 512 for a, b in differing):
+        return "rank"
+    return "hidden"
+
+
+def _size_mismatch(parsed: Parsed, out: _Collector) -> None:
+    kinds: dict[str, list[Line]] = {}
+    for line in parsed.lines:
+        if "size mismatch" not in line.text and "torch.Size([0])" not in line.text:
+            continue
+        match = _SIZE_MISMATCH.search(line.text)
+        if match:
+            dims = [[int(x) for x in re.findall(r"\d+", g)] for g in (match.group(2), match.group(3))]
+            kinds.setdefault(size_mismatch_kind(match.group(1), *dims), []).append(line)
+        elif "torch.Size([0])" in line.text:
+            kinds.setdefault("zero", []).append(line)
+    if kinds:
+        # The most telling kind wins: an empty partition explains every other mismatch in the same load.
+        kind = min(kinds, key=lambda k: _KIND_ORDER[k])
+        out.set("size_mismatch.kind", kind, kinds[kind][:5])
+
+
+_TRAINABLE = re.compile(r"(?i)trainable params:?\s*([\d,]+)")
+_OS = [("windows", re.compile(r"(?i)(Platform:\s*Windows|\bwin(10|11|dows)\b|\b[C-H]:\\\\?[\w\\]|\.dll\b)")),
+       ("macos", re.compile(r"(?i)(Platform:\s*macOS|Darwin|\bmacos\b|\bmps\b device)")),
+       ("linux", re.compile(r"(?i)(Platform:\s*Linux|\blinux\b|glibc|/home/|/usr/)"))]
+
+
+def _misc(parsed: Parsed, out: _Collector) -> None:
+    hit = _first_match(parsed.lines, _TRAINABLE)
+    if hit:
+        out.set("trainable_params", int(hit[0].group(1).replace(",", "")), [hit[1]])
+    for name, pattern in _OS:
+        hit = _first_match(parsed.lines, pattern)
+        if hit:
+            out.set("os", name, [hit[1]])
+            break
+
+
 def _errors(parsed: Parsed, out: _Collector) -> None:
     last = None
     for line in parsed.lines:
@@ -631,5 +712,7 @@ def extract_signals(parsed: Parsed) -> dict[str, Signal]:
     _hardware(parsed, out)
     _versions(parsed, out)
     _errors(parsed, out)
+    _size_mismatch(parsed, out)
+    _misc(parsed, out)
     _input(parsed, out)
     return dict(sorted(out.found.items()))

@@ -35,6 +35,7 @@ _TABLE: list[tuple[str, str, str]] = [
     ("metrics.first_nan_record", "int", "1-based index of the first record with a NaN loss or grad_norm."),
     ("metrics.diverged", "bool", "Finite loss fell, then climbed back to at least twice its lowest value."),
     ("metrics.loss_scales_with_ga", "bool", "Losses reported for several gradient_accumulation_steps values grow in proportion to them."),
+    ("metrics.healthy", "bool", "Training looks healthy: finite non-zero losses and grad_norms, no NaN in any record."),
     ("metrics.initial_loss", "float", "First logged training loss."),
     ("metrics.last_loss", "float", "Last logged training loss."),
     # --- precision
@@ -65,11 +66,13 @@ _TABLE: list[tuple[str, str, str]] = [
     ("max_grad_norm", "float", "Gradient clipping threshold (max_grad_norm)."),
     ("save_only_model", "bool", "Checkpoints are saved without optimizer/scheduler state (save_only_model)."),
     ("gradient_checkpointing", "bool", "Gradient checkpointing is on."),
+    ("trainable_params", "int", "Trainable parameter count printed by PEFT/LLaMA-Factory (`trainable params: N`)."),
     ("quantization", "str", "`4bit` or `8bit` when the model is loaded quantized (quantization_bit, load_in_4bit/8bit)."),
     ("device_map", "str", "device_map passed when loading the model (e.g. `auto`)."),
     ("eval.enabled", "bool", "Evaluation or prediction runs (do_eval, do_predict, predict_with_generate, eval_strategy)."),
     ("eval.batch_size", "int", "per_device_eval_batch_size."),
     ("dataset", "str", "Dataset name(s) as configured."),
+    ("size_mismatch.kind", "str", "Which dimension differs in `size mismatch ... copying a param with shape X ... current model Y`: `zero` (a 0-sized partition), `vocab` (embeddings/lm_head rows), `rank` (only a LoRA rank dimension) or `hidden` (hidden/MLP sizes: another base model)."),
     # --- launch and hardware
     ("launcher", "str", "How training was started: python, torchrun, accelerate, deepspeed, llamafactory-cli, swift."),
     ("gpus.visible", "int", "Number of GPUs in CUDA_VISIBLE_DEVICES."),
@@ -78,6 +81,7 @@ _TABLE: list[tuple[str, str, str]] = [
     ("gpu.bf16", "bool", "The GPU supports bf16 (compute capability >= 8.0)."),
     ("gpu.count", "int", "Number of GPUs seen (nvidia-smi rows, `8x`/`8卡` phrases, GPU lists)."),
     ("gpu.p2p_limited", "bool", "Consumer or PCIe workstation GPUs without reliable peer-to-peer (RTX 40xx, RTX A6000/A5000 PCIe)."),
+    ("os", "str", "Operating system: `windows`, `linux` or `macos` (env blocks, paths like C:\\, `Platform:` lines)."),
     # --- versions (from env blocks, pip list/freeze, `pkg==x.y`, `pkg version: x.y`)
     ("version.torch", "version", "torch version."),
     ("version.transformers", "version", "transformers version."),

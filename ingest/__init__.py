@@ -1,0 +1,1 @@
+"""Ingestion: kb/ -> documents -> embeddings -> Chroma, idempotent and incremental."""

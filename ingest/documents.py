@@ -1,0 +1,51 @@
+"""kb/ -> LangChain Documents: article cards and body chunks (kind `article`) and trigger fixtures (kind `fixture`).
+
+Every document carries `source` (one per article or fixture) so the indexing API can replace or delete exactly
+the chunks of an article that changed or disappeared.
+"""
+
+from __future__ import annotations
+
+from langchain_core.documents import Document
+from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+from service.kb import Article, Catalogue
+from service.text import detect_lang
+
+CHUNK_SIZE = 800  # MiniLM truncates at 256 tokens; ~800 characters stay inside that
+CHUNK_OVERLAP = 80
+FIXTURE_CHARS = 1500
+
+
+def article_card(article: Article) -> str:
+    return "\n".join([article.title.en, article.title.zh, article.summary.en, article.summary.zh,
+                      article.confirm.en, article.confirm.zh])
+
+
+def _meta(article: Article, kind: str, source: str, lang: str, chunk: int) -> dict[str, object]:
+    return {"article_id": article.id, "category": article.category, "kind": kind, "source": source,
+            "lang": lang, "chunk": chunk}
+
+
+def article_documents(article: Article, splitter: RecursiveCharacterTextSplitter) -> list[Document]:
+    source = f"article:{article.id}"
+    docs = [Document(page_content=article_card(article), metadata=_meta(article, "article", source, "mixed", 0))]
+    for i, chunk in enumerate(splitter.split_text(article.body), start=1):
+        docs.append(Document(page_content=f"{article.title.en}\n{chunk}",
+                             metadata=_meta(article, "article", source, "en", i)))
+    return docs
+
+
+def build_documents(catalogue: Catalogue) -> list[Document]:
+    splitter = RecursiveCharacterTextSplitter(chunk_size=CHUNK_SIZE, chunk_overlap=CHUNK_OVERLAP)
+    docs: list[Document] = []
+    for article in catalogue.articles:
+        docs += article_documents(article, splitter)
+        for fixture in catalogue.fixtures.get(article.id, []):
+            if fixture.kind != "trigger":
+                continue  # near misses describe what this cause is not: indexing them would mislead retrieval
+            text = fixture.text[:FIXTURE_CHARS]
+            lang = detect_lang(text.splitlines())
+            docs.append(Document(page_content=text, metadata=_meta(
+                article, "fixture", f"fixture:{article.id}:{fixture.name}", lang, 0)))
+    return docs

@@ -1,0 +1,85 @@
+"""Build or update the vector index of kb/ through langchain-core's indexing API.
+
+Idempotent and incremental: documents are keyed by content hash in a SQLite record manager, so unchanged articles
+are not re-embedded and removed ones are deleted (`cleanup="full"`). A state file records the KB fingerprint and
+model of the last complete run; `is_stale()` compares it, so `diagnose` can build the index on first use.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from service.config import Settings, get_settings
+from service.embeddings import PackagedEmbeddings
+from service.kb import Catalogue
+from service.store import collection_name, open_vector_store, store_location
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    added: int
+    updated: int
+    skipped: int
+    deleted: int
+    seconds: float
+    location: str
+    model: str
+
+    def summary(self) -> str:
+        return (f"indexed kb/ into {self.location} with {self.model}: {self.added} added, {self.updated} updated, "
+                f"{self.skipped} unchanged, {self.deleted} deleted in {self.seconds:.1f}s")
+
+
+def _state_path(settings: Settings, model: str) -> Path:
+    return settings.data_dir / f"index-state-{collection_name(settings, model)}.json"
+
+
+def _wanted_state(settings: Settings, catalogue: Catalogue, model: str) -> dict[str, str]:
+    return {"kb": catalogue.fingerprint, "model": model, "store": store_location(settings)}
+
+
+def is_stale(settings: Settings | None = None, catalogue: Catalogue | None = None) -> bool:
+    settings = settings or get_settings()
+    catalogue = catalogue or Catalogue.load(settings.kb_dir)
+    path = _state_path(settings, settings.embedding_model)
+    try:
+        return json.loads(path.read_text()) != _wanted_state(settings, catalogue, settings.embedding_model)
+    except (OSError, ValueError):
+        return True
+
+
+def _write_state(path: Path, state: dict[str, str]) -> None:
+    # Write-then-rename: a crash leaves the old state (so the next run redoes the work), never a torn file.
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(state, sort_keys=True))
+    os.replace(tmp, path)
+
+
+def ingest(*, force: bool = False, settings: Settings | None = None,
+           embeddings: PackagedEmbeddings | None = None) -> IngestResult:
+    from langchain_core.indexing import index
+
+    from ingest.documents import build_documents
+    from ingest.records import SQLiteRecordManager
+
+    started = time.perf_counter()
+    settings = settings or get_settings()
+    model = settings.embedding_model
+    embeddings = embeddings or PackagedEmbeddings(model)
+    catalogue = Catalogue.load(settings.kb_dir)
+    store = open_vector_store(settings, embeddings, model)
+    name = collection_name(settings, model)
+    records = SQLiteRecordManager(f"{store_location(settings)}/{name}", settings.data_dir / "records.sqlite")
+    try:
+        result = index(build_documents(catalogue), records, store, cleanup="full", source_id_key="source",
+                       force_update=force, key_encoder="sha256")
+    finally:
+        records.close()
+    _write_state(_state_path(settings, model), _wanted_state(settings, catalogue, model))
+    return IngestResult(result["num_added"], result["num_updated"], result["num_skipped"], result["num_deleted"],
+                        time.perf_counter() - started, store_location(settings), model)

@@ -1,0 +1,44 @@
+"""Coverage gaps: reports that got no diagnosis, grouped by their most salient error line, so the next articles
+to write are obvious. Shared by `tunedoc eval` and `tunedoc triage`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+
+from service.parse import parse
+from service.pipeline import as_parts
+from service.signals import extract_signals
+
+_SALIENT = re.compile(r"(?i)(\w*(error|exception)\b.*|.*(failed|timeout|killed|not found|mismatch|cannot|can't|nan\b).*)")
+
+
+def salient_line(text: str) -> str:
+    parsed = parse(as_parts(text))
+    signals = extract_signals(parsed)
+    if "exception.type" in signals:
+        line = signals["exception.type"].lines[0].text
+    else:
+        line = next((ln.text for ln in parsed.lines[1:] if _SALIENT.fullmatch(ln.text.strip())),
+                    parsed.lines[0].text if parsed.lines else "")
+    # Normalise numbers, paths and quoted names so the same error from different runs groups together.
+    line = re.sub(r"(/[\w.\-]+)+", "<path>", line.strip())
+    line = re.sub(r"\d+(\.\d+)?", "N", line)
+    return line[:100] or "(empty)"
+
+
+def group_gaps(items: list[tuple[str, str]]) -> list[tuple[str, list[str]]]:
+    """items: (report id, report text) with no diagnosis -> [(salient line, [ids])], largest group first."""
+    groups: dict[str, list[str]] = defaultdict(list)
+    for report_id, text in items:
+        groups[salient_line(text)].append(report_id)
+    return sorted(groups.items(), key=lambda g: (-len(g[1]), g[0]))
+
+
+def render_gaps(groups: list[tuple[str, list[str]]]) -> str:
+    if not groups:
+        return "Coverage gaps: none (every report got a diagnosis)."
+    lines = [f"Coverage gaps: {sum(len(ids) for _, ids in groups)} report(s) with no diagnosis, by salient line:"]
+    lines += [f"  {len(ids):3d}  {line}  [{', '.join(ids[:4])}{' …' if len(ids) > 4 else ''}]" for line, ids in groups]
+    return "\n".join(lines)

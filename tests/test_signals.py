@@ -1,0 +1,89 @@
+import pytest
+
+from service.models import Part
+from service.parse import parse
+from service.signals import extract_signals
+from service.vocabulary import SIGNALS
+
+
+def signals(text: str) -> dict:
+    return {name: s.value for name, s in extract_signals(parse([Part("input", text)])).items()}
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("bf16: true", "bf16"),
+    ("bf16: false\nfp16: true", "fp16"),
+    ("python train.py --bf16 True --tf32 True", "bf16"),
+    ('{"fp16": {"enabled": true, "loss_scale": 0}}', "fp16"),
+    ("mixed_precision: 'no'", "fp32"),
+    ("[INFO] compute dtype: torch.bfloat16", "bf16"),
+])
+def test_precision_from_every_config_form(text, expected):
+    assert signals(text)["precision"] == expected
+
+
+def test_deepspeed_stage_and_overlap():
+    s = signals('deepspeed: examples/deepspeed/ds_z2_config.json\n{\n "zero_optimization": {\n  "overlap_comm": true\n }\n}')
+    assert s["deepspeed.stage"] == 2 and s["deepspeed.overlap_comm"] is True
+    assert "deepspeed.stage" not in signals("stage: sft")  # LLaMA-Factory's training stage is not ZeRO
+
+
+def test_metric_derived_facts():
+    s = signals("\n".join([
+        "{'loss': 2.1, 'grad_norm': 1.3, 'learning_rate': 1e-5, 'epoch': 0.1}",
+        "{'loss': 1.9, 'grad_norm': 1.1, 'learning_rate': 1e-5, 'epoch': 0.2}",
+        "{'loss': 1.7, 'grad_norm': 1.0, 'learning_rate': 1e-5, 'epoch': 0.3}",
+        "{'loss': 0.0, 'grad_norm': nan, 'learning_rate': 1e-5, 'epoch': 0.4}",
+    ]))
+    assert s["metrics.grad_norm_nan"] and s["metrics.nan_after_healthy"] and s["metrics.first_nan_record"] == 4
+    assert "metrics.nan_from_start" not in s
+    s = signals("{'loss': 0.0, 'grad_norm': nan, 'learning_rate': 0.0, 'epoch': 0.0}")
+    assert s["metrics.nan_at_lr_zero"] and s["metrics.nan_from_start"]
+    s = signals("{'loss': 0.0, 'grad_norm': 0.0, 'learning_rate': 1e-5, 'epoch': 0.1}")
+    assert s["metrics.grad_norm_zero"] and "metrics.grad_norm_nan" not in s
+
+
+def test_divergence_and_ga_scaling():
+    losses = [3.0, 2.0, 1.2, 1.0, 1.1, 2.5, 4.0]
+    s = signals("\n".join(f"{{'loss': {x}, 'grad_norm': 1.0, 'epoch': {i}}}" for i, x in enumerate(losses)))
+    assert s["metrics.diverged"]
+    s = signals("gradient_accumulation_steps=2 initial loss 6.5\ngradient_accumulation_steps=16 initial loss 52.0")
+    assert s["metrics.loss_scales_with_ga"]
+
+
+def test_model_template_and_hardware():
+    s = signals("model_name_or_path: meta-llama/Meta-Llama-3-8B\ntemplate: llama3\n- GPU type: Tesla V100-SXM2-32GB\n"
+                "- GPU number: 8\n- Transformers version: 4.46.1\n- PyTorch version: 2.5.1+cu124 (GPU)")
+    assert s["model.family"] == "llama3" and s["model.is_base"] is True
+    assert s["gpu.model"] == "V100" and s["gpu.bf16"] is False and s["gpu.count"] == 8
+    assert s["version.transformers"] == "4.46.1" and s["version.torch"] == "2.5.1+cu124"
+    assert s["template.matches_model"] is True
+    s = signals("model_name_or_path: Qwen/Qwen2.5-7B-Instruct\ntemplate: llama3")
+    assert s["template.matches_model"] is False and s["model.is_base"] is False
+
+
+def test_launcher_and_visible_gpus():
+    s = signals("CUDA_VISIBLE_DEVICES=0,1,2,3 python src/train.py --stage sft")
+    assert s["launcher"] == "python" and s["gpus.visible"] == 4
+    assert signals("FORCE_TORCHRUN=1 llamafactory-cli train x.yaml")["launcher"] == "llamafactory-cli"
+
+
+def test_exception_and_known_lines():
+    s = signals("Traceback (most recent call last):\n  File \"x.py\", line 1\nValueError: Attempting to unscale FP16 gradients.")
+    assert s["exception.type"] == "ValueError" and s["exception.message"].startswith("Attempting")
+    assert signals("[deepspeed] OVERFLOW! Rank 0 Skipping step. Attempted loss scale: 1, reducing to 1")["warning.fp16_overflow"]
+
+
+def test_size_mismatch_kind():
+    line = ("size mismatch for base_model.model.model.layers.0.mlp.up_proj.lora_A.weight: copying a param with shape "
+            "torch.Size([{a}]) from checkpoint, the shape in current model is torch.Size([{b}]).")
+    assert signals(line.format(a="8, 4096", b="8, 5120"))["size_mismatch.kind"] == "hidden"
+    assert signals(line.format(a="32, 4096", b="128, 4096"))["size_mismatch.kind"] == "rank"
+    assert signals(line.format(a="0", b="8, 4096"))["size_mismatch.kind"] == "zero"
+    embed = line.replace("layers.0.mlp.up_proj.lora_A", "embed_tokens")
+    assert signals(embed.format(a="32000, 4096", b="32001, 4096"))["size_mismatch.kind"] == "vocab"
+
+
+def test_every_emitted_signal_is_in_the_vocabulary():
+    text = open(__file__, encoding="utf-8").read()
+    assert set(signals(text)) <= set(SIGNALS)
