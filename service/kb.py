@@ -140,6 +140,8 @@ class Group(BaseModel):
     id: str
     title: Bilingual
     symptoms: list[Matcher] = Field(min_length=1)
+    # The most common cause in the threads, named (with low confidence) when no member's evidence decides.
+    default: str | None = None
 
 
 class Fixture(BaseModel):
@@ -296,7 +298,10 @@ def lint(catalogue: Catalogue) -> list[str]:
     covered = {a.category for a in catalogue.articles}
     for category in sorted(categories - covered - {"out-of-scope"}):
         problems.append(f"category {category!r} has no article")
-    for group_id in catalogue.groups:
-        if not catalogue.members(group_id):
+    for group_id, group in catalogue.groups.items():
+        members = [a.id for a in catalogue.members(group_id)]
+        if not members:
             problems.append(f"group {group_id!r} has no member article")
+        if group.default is not None and group.default not in members:
+            problems.append(f"group {group_id!r}: default {group.default!r} is not a member")
     return problems

@@ -40,22 +40,19 @@ def scalar(raw: str) -> object:
 
 # ---------------------------------------------------------------- metric records
 
-_METRIC_KEYS = ("loss", "grad_norm", "learning_rate", "lr", "epoch", "step", "global_step")
+# `'loss': 0.0`, `loss=0.0`, and the spaced `step 10 | loss 2.6 | grad_norm nan` style of other trainers.
 _METRIC = re.compile(
-    r"(?<![\w.])['\"]?(loss|grad_norm|learning_rate|lr|epoch|step|global_step)['\"]?\s*[:=]\s*['\"]?"
-    r"(nan|-?inf(?:inity)?|[-+]?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)(?![\w.])",
+    r"(?<![\w.])['\"]?(loss|grad_norm|gnorm|grad norm|learning_rate|lr|epoch|step|global_step)['\"]?"
+    r"(?:\s*[:=]\s*|\s+)['\"]?(nan|-?inf(?:inity)?|[-+]?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)(?![\w.])",
     re.IGNORECASE,
 )
+_ALIASES = {"lr": "learning_rate", "global_step": "step", "gnorm": "grad_norm", "grad norm": "grad_norm"}
 
 
 def _metric_values(text: str) -> dict[str, float]:
     values: dict[str, float] = {}
     for key, raw in _METRIC.findall(text):
-        key = key.lower()
-        if key == "lr":
-            key = "learning_rate"
-        if key == "global_step":
-            key = "step"
+        key = _ALIASES.get(key.lower(), key.lower())
         if key not in values:
             try:
                 values[key] = float(raw)
@@ -284,6 +281,6 @@ def parse(parts: list[Part]) -> Parsed:
             facts.extend(_flag_facts(line))
         if "=" in text:
             facts.extend(_env_facts(line))
-            if fact is None and not _ADVICE.search(text):
+            if not _ADVICE.search(text):
                 facts.extend(_kwarg_facts(line))
     return Parsed(lines=lines, segments=_segments(lines, kinds), facts=facts, metrics=metrics)

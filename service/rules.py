@@ -40,6 +40,7 @@ class ArticleResult:
     excluded_by: list[MatcherResult]
     failed_required: list[MatcherResult]
     unknown_required: list[MatcherResult]
+    defaulted: bool = False  # diagnosed as its group's default cause, not on deciding evidence
 
     @property
     def symptom_score(self) -> float:
@@ -175,7 +176,22 @@ class RuleSet:
             if held or any(m.status == "diagnosed" for m in members):
                 active.append(group)
                 group_hits[group.id] = held
+            self._apply_default(group, members)
         return RuleOutcome(results, active, group_hits)
+
+    @staticmethod
+    def _apply_default(group: Group, members: list[ArticleResult]) -> None:
+        """When the evidence does not decide between the members of a group, name its most common cause.
+
+        Only when the default member has a symptom of its own, nothing rules it out, and no member of the group
+        is diagnosed; its score stays what the evidence gave, so its confidence stays low.
+        """
+        if group.default is None or any(m.status == "diagnosed" for m in members):
+            return
+        default = next((m for m in members if m.article.id == group.default), None)
+        if default is not None and default.status == "candidate" and not default.failed_required:
+            default.status = "diagnosed"
+            default.defaulted = True
 
     @staticmethod
     def _evaluate_article(article: Article, run) -> ArticleResult:  # noqa: ANN001 - local callable
@@ -184,7 +200,8 @@ class RuleSet:
         excluded = [r for r in map(run, article.excludes) if r.status == "holds"]
         failed = [r for r in conditions if r.matcher.required and r.status == "fails"]
         unknown = [r for r in conditions if r.matcher.required and r.status == "unknown"]
-        score = sum(r.matcher.weight for r in symptoms + conditions if r.status == "holds")
+        # Rounded before comparing, so 0.4 + 0.4 + 0.2 is 1.0 whatever the float order.
+        score = round(sum(r.matcher.weight for r in symptoms + conditions if r.status == "holds"), 4)
         has_symptom = any(r.status == "holds" for r in symptoms)
         if excluded or failed:
             status = "ruled_out"
@@ -196,4 +213,4 @@ class RuleSet:
             status = "diagnosed"
         else:
             status = "candidate"
-        return ArticleResult(article, status, round(score, 4), symptoms, conditions, excluded, failed, unknown)
+        return ArticleResult(article, status, score, symptoms, conditions, excluded, failed, unknown)

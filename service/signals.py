@@ -137,8 +137,35 @@ _GA_LOSS = re.compile(
 )
 
 
-def _ga_scaling(lines: list[Line], out: _Collector) -> None:
+_GA_HEADER = re.compile(r"(?i)(gradient[_ ]?acc|grad[_ ]?acc|accumulation|^\s*ga\s*$|^\s*gas\s*$)")
+_LOSS_HEADER = re.compile(r"(?i)loss")
+
+
+def _table_pairs(lines: list[Line]) -> list[tuple[int, float, Line]]:
+    """GA/loss pairs from a Markdown table whose header names a gradient-accumulation and a loss column."""
     pairs: list[tuple[int, float, Line]] = []
+    ga_col = loss_col = None
+    for line in lines:
+        text = line.text.strip()
+        if not (text.startswith("|") and text.count("|") >= 3):
+            ga_col = loss_col = None
+            continue
+        cells = [c.strip() for c in text.strip("|").split("|")]
+        if ga_col is None:
+            ga_col = next((i for i, c in enumerate(cells) if _GA_HEADER.search(c)), None)
+            loss_col = next((i for i, c in enumerate(cells) if _LOSS_HEADER.search(c)), None)
+            if ga_col is None or loss_col is None:
+                ga_col = loss_col = None
+            continue
+        try:
+            pairs.append((int(cells[ga_col]), float(cells[loss_col]), line))
+        except (ValueError, IndexError):
+            continue
+    return pairs
+
+
+def _ga_scaling(lines: list[Line], out: _Collector) -> None:
+    pairs: list[tuple[int, float, Line]] = _table_pairs(lines)
     for line in lines:
         for ga, loss in _GA_LOSS.findall(line.text):
             if int(ga) > 0:
@@ -162,6 +189,11 @@ def _ga_scaling(lines: list[Line], out: _Collector) -> None:
 _PROSE_PRECISION = re.compile(r"(?i)(?<![\w-])(bf16|fp16|bfloat16|float16|fp32|float32)(?![\w-])")
 _PRECISION_WORDS = {"bf16": "bf16", "bfloat16": "bf16", "fp16": "fp16", "float16": "fp16", "fp32": "fp32",
                     "float32": "fp32"}
+_TRAINING_PRECISION = re.compile(
+    r"(?i)(?:train\w*|fine-?tun\w*|finetun\w*|训练|微调)\s*(?:in|with|using|under|使用|用)?\s*(bf16|fp16|bfloat16|float16|fp32)\b|"
+    r"(?:using|use|uses|with)\s+(bf16|fp16|bfloat16|float16|fp32)\s+(?:for\s+)?(?:training|computation|precision|mixed)|"
+    r"(bf16|fp16|bfloat16|float16|fp32)\s*(?:mixed[- ]precision\s+)?(?:training|训练|精度训练|微调)"
+)
 _PROSE_ADVICE = re.compile(r"(?i)(warn|recommend|instead|switch|chang|改|换|而不是|support)")
 
 
@@ -191,17 +223,21 @@ def _precision(parsed: Parsed, out: _Collector) -> None:
             candidates.append(({"bfloat16": "bf16", "float16": "fp16", "float32": "fp32"}[hit[0].group(1)], hit[1]))
     if not candidates:
         # Prose ("8x A800, bf16 training"): only when exactly one precision is named, never in a library warning.
-        named: dict[str, Line] = {}
-        for seg in parsed.segments:
-            if seg.kind != "prose" and seg.lines[0] is not parsed.lines[0]:
-                continue
-            for line in seg.lines:
-                if _PROSE_ADVICE.search(line.text):
+        prose = [line for seg in parsed.segments if seg.kind == "prose" or seg.lines[0] is parsed.lines[0]
+                 for line in seg.lines]
+        for pattern in (_TRAINING_PRECISION, _PROSE_PRECISION):  # "train in bf16" beats a bare mention
+            named: dict[str, Line] = {}
+            for line in prose:
+                if pattern is _PROSE_PRECISION and _PROSE_ADVICE.search(line.text):
                     continue
-                for word in _PROSE_PRECISION.findall(line.text):
+                for match in pattern.finditer(line.text):
+                    word = next(g for g in match.groups() if g) if match.groups() else match.group(0)
                     named.setdefault(_PRECISION_WORDS[word.lower()], line)
-        if len(named) == 1:
-            candidates.extend((value, line) for value, line in named.items())
+            if len(named) == 1:
+                candidates.extend(named.items())
+                break
+            if named:
+                break
     if not candidates:
         explicit_off = [f for f in facts if f.key in ("bf16", "fp16") and _truthy(f.value) is False]
         if {f.key for f in explicit_off} == {"bf16", "fp16"}:
@@ -316,6 +352,12 @@ _HUB_NAME = re.compile(
 )
 
 
+_PROSE_MODEL = re.compile(
+    r"(?i)\b((?:qwen|llama|meta-llama|mixtral|mistral|gemma|chatglm|glm|baichuan|internlm|yi|deepseek|phi|minicpm|"
+    r"llava|internvl|tinyllama)[A-Za-z0-9_.\-]*?[-_ ]?\d+(?:\.\d+)?(?:x\d+)?[bm](?:[A-Za-z0-9_.\-]*)?)(?![A-Za-z0-9])"
+)
+
+
 def model_family(name: str) -> str | None:
     base = name.rstrip("/").rsplit("/", 1)[-1] if "/" in name.rstrip("/") else name
     for text in (base, name):
@@ -335,6 +377,11 @@ def _model(parsed: Parsed, out: _Collector) -> None:
         hit = _first_match(parsed.lines, _FROM_PRETRAINED) or _first_match(parsed.lines, _HUB_NAME)
         if hit:
             name, line = hit[0].group(1), hit[1]
+    from_prose = False
+    if name is None:
+        hit = _first_match(parsed.lines, _PROSE_MODEL)
+        if hit:
+            name, line, from_prose = hit[0].group(1), hit[1], True
     if name is None or line is None:
         return
     out.set("model.name", name, [line])
@@ -344,7 +391,8 @@ def _model(parsed: Parsed, out: _Collector) -> None:
     family = model_family(label) or model_family(name)
     if family:
         out.set("model.family", family, [line])
-    if family or _BASE_EXPLICIT.search(label):
+    # Prose often drops the -Instruct suffix ("fine-tuning Qwen2.5-14B"), so only a named config says "base".
+    if (family or _BASE_EXPLICIT.search(label)) and (not from_prose or _BASE_EXPLICIT.search(label)):
         is_base = bool(_BASE_EXPLICIT.search(label)) or not _INSTRUCT.search(label)
         out.set("model.is_base", is_base, [line])
     # Known family: absence of the marker is evidence (a text-only, dense model); unknown names say nothing.
@@ -443,6 +491,10 @@ def _training_args(parsed: Parsed, out: _Collector) -> None:
         elif _truthy(quant.value):
             out.set("quantization", "4bit" if "4" in quant.key else "8bit", [quant.line])
 
+    fact = _last(facts, "low_cpu_mem_usage")
+    if fact is not None and _truthy(fact.value) is not None:
+        out.set("low_cpu_mem_usage", _truthy(fact.value), [fact.line])
+
     fact = _last(facts, "device_map")
     if fact is not None and fact.value is not None:
         out.set("device_map", str(fact.value), [fact.line])
@@ -507,6 +559,7 @@ _GPUS: list[tuple[str, str, float, bool]] = [
     ("RTX 3060", r"(?i)\bRTX\s*3060\b", 8.6, False), ("RTX 2080", r"(?i)\bRTX\s*2080\b", 7.5, False),
     ("RTX 2070", r"(?i)\bRTX\s*2070\b", 7.5, False), ("Titan RTX", r"(?i)\bTitan\s*RTX\b", 7.5, False),
     ("Titan V", r"(?i)\bTitan\s*V\b", 7.0, False), ("Titan Xp", r"(?i)\bTitan\s*X", 6.1, False),
+    ("Titan", r"(?i)\bTitan\b", 6.1, False),
     ("V100", r"(?i)\bV100\b", 7.0, False), ("T4", r"(?i)\bT4\b", 7.5, False), ("P100", r"(?i)\bP100\b", 6.0, False),
     ("P40", r"(?i)\bP40\b", 6.1, False), ("GTX 1080", r"(?i)\bGTX\s*1080", 6.1, False),
     ("MI250", r"(?i)\bMI2[15]0X?\b", 9.0, False), ("MI300", r"(?i)\bMI300X?\b", 9.4, False),
@@ -526,15 +579,14 @@ _GPU_COUNT = [
 def _hardware(parsed: Parsed, out: _Collector) -> None:
     for line in parsed.lines:
         text = line.text
-        if not any(ch.isdigit() for ch in text) and "Titan" not in text and "titan" not in text:
+        if not any(ch.isdigit() for ch in text) and "itan" not in text:
             continue
         for name, pattern, cc, p2p in _GPU_PATTERNS:
             if pattern.search(text):
                 out.setdefault("gpu.model", name, [line])
                 out.setdefault("gpu.compute_capability", cc, [line])
                 out.setdefault("gpu.bf16", cc >= 8.0, [line])
-                if p2p:
-                    out.setdefault("gpu.p2p_limited", True, [line])
+                out.setdefault("gpu.p2p_limited", p2p, [line])
                 break
         if "gpu.model" in out.found:
             break

@@ -49,9 +49,9 @@ _TABLE: list[tuple[str, str, str]] = [
     ("deepspeed.offload", "bool", "Optimizer or parameter offload to CPU/NVMe is configured."),
     # --- model, template, data
     ("attn.impl", "str", "Attention implementation: `eager`, `sdpa`, `fa2`, `auto` or `disabled` (flash_attn / attn_implementation)."),
-    ("model.name", "str", "Model name or path (model_name_or_path, from_pretrained, --pretrain, base_model)."),
+    ("model.name", "str", "Model name or path (model_name_or_path, from_pretrained, --pretrain, base_model; else a sized model name in prose such as `Qwen2.5-14B`)."),
     ("model.family", "str", "Model family from the name: qwen, qwen2, qwen2.5, qwen3, llama, llama2, llama3, mistral, mixtral, gemma, chatglm, glm4, baichuan, internlm, yi, deepseek, phi, minicpm, llava, ..."),
-    ("model.is_base", "bool", "The model name is a base checkpoint (no Instruct/Chat/-it suffix)."),
+    ("model.is_base", "bool", "The model name is a base checkpoint (no Instruct/Chat/-it suffix). Not set from prose names, which often drop the suffix."),
     ("model.is_moe", "bool", "The model is a mixture-of-experts (Mixtral, *-MoE, A3B/A14B-style names, DeepSeek-V2/V3)."),
     ("model.is_multimodal", "bool", "The model is vision-language (VL, LLaVA, GLM-4V, MiniCPM-V/o, InternVL, ...)."),
     ("template", "str", "Prompt template name (LLaMA-Factory `template`, LLaVA `--version`)."),
@@ -68,6 +68,7 @@ _TABLE: list[tuple[str, str, str]] = [
     ("gradient_checkpointing", "bool", "Gradient checkpointing is on."),
     ("trainable_params", "int", "Trainable parameter count printed by PEFT/LLaMA-Factory (`trainable params: N`)."),
     ("quantization", "str", "`4bit` or `8bit` when the model is loaded quantized (quantization_bit, load_in_4bit/8bit)."),
+    ("low_cpu_mem_usage", "bool", "`low_cpu_mem_usage` passed when loading the model."),
     ("device_map", "str", "device_map passed when loading the model (e.g. `auto`)."),
     ("eval.enabled", "bool", "Evaluation or prediction runs (do_eval, do_predict, predict_with_generate, eval_strategy)."),
     ("eval.batch_size", "int", "per_device_eval_batch_size."),
@@ -80,7 +81,7 @@ _TABLE: list[tuple[str, str, str]] = [
     ("gpu.compute_capability", "float", "Compute capability of that GPU (7.0 for V100, 8.0 for A100, ...)."),
     ("gpu.bf16", "bool", "The GPU supports bf16 (compute capability >= 8.0)."),
     ("gpu.count", "int", "Number of GPUs seen (nvidia-smi rows, `8x`/`8卡` phrases, GPU lists)."),
-    ("gpu.p2p_limited", "bool", "Consumer or PCIe workstation GPUs without reliable peer-to-peer (RTX 40xx, RTX A6000/A5000 PCIe)."),
+    ("gpu.p2p_limited", "bool", "Consumer or PCIe workstation GPUs without reliable peer-to-peer (RTX 40xx, RTX A6000/A5000 PCIe); false for known datacenter and NVLink-capable GPUs."),
     ("os", "str", "Operating system: `windows`, `linux` or `macos` (env blocks, paths like C:\\, `Platform:` lines)."),
     # --- versions (from env blocks, pip list/freeze, `pkg==x.y`, `pkg version: x.y`)
     ("version.torch", "version", "torch version."),
