@@ -119,7 +119,8 @@ def cmd_triage(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     from service.evaluate import run_eval
 
-    report = run_eval(Path(args.cases), baselines=not args.no_baselines, show_misses=not args.quiet)
+    report = run_eval(Path(args.cases), baselines=not args.no_baselines, show_misses=not args.quiet,
+                      embedding_model=args.embedding_model)
     print(report)
     return 0
 
@@ -163,6 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("cases")
     p.add_argument("--no-baselines", action="store_true", help="skip the BM25 and plain-RAG baselines")
     p.add_argument("--quiet", action="store_true", help="do not list the misses")
+    p.add_argument("--embedding-model", help="embedding model for the retrieval rows (default: TUNEDOC_EMBEDDING_MODEL)")
     p.set_defaults(func=cmd_eval)
     return parser
 

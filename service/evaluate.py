@@ -2,6 +2,7 @@
 
 - tunedoc: the rules (retrieval never makes a diagnosis); abstains when `diagnoses` is empty.
 - BM25: top-k articles by BM25 over the article texts (title, summary, body, fix); never abstains.
+- hybrid search: tunedoc's own retrieval alone (BM25 + dense, RRF), what `related` and search answer.
 - plain RAG: the whole report embedded with the same model, Chroma top-k over the same article chunks, the
   article of the best chunk; never abstains.
 
@@ -75,24 +76,32 @@ def _categories(ids: list[str], by_id) -> list[str]:  # noqa: ANN001 - article l
     return out
 
 
-def run_eval(path: Path, *, baselines: bool = True, show_misses: bool = True) -> str:
+def run_eval(path: Path, *, baselines: bool = True, show_misses: bool = True,
+             embedding_model: str | None = None) -> str:
     rules = load_rules()
     by_id = rules.catalogue.by_id
     cases = load_cases(path)
-    systems = ["tunedoc"] + (["BM25", "plain RAG"] if baselines else [])
+    systems = ["tunedoc"] + (["hybrid search", "BM25", "plain RAG"] if baselines else [])
     tallies = {(s, row): Tally() for s in systems for row in ("all", "en", "zh")}
     per_category: dict[str, Tally] = defaultdict(Tally)
     gaps: list[tuple[str, str]] = []
     misses: list[str] = []
     retriever = None
     if baselines:
+        from dataclasses import replace
+
+        from service.config import get_settings
         from service.retrieval import open_retriever
 
-        retriever = open_retriever(build_if_stale=True)
+        settings = get_settings()
+        if embedding_model:
+            settings = replace(settings, embedding_model=embedding_model)
+        retriever = open_retriever(build_if_stale=True, settings=settings)
     for case in cases:
         result = diagnose(case.text, rules=rules)
         predicted = {"tunedoc": _categories([d.id for d in result.diagnoses], by_id)}
         if retriever is not None:
+            predicted["hybrid search"] = _categories([h.id for h in retriever.search(case.text[:4000], k=10)], by_id)
             predicted["BM25"] = _categories(retriever.bm25_ranking(case.text, articles_only=True)[:10], by_id)
             dense = [i for i, _ in retriever.dense_ranking(case.text[:4000], kinds=("article",))]
             predicted["plain RAG"] = _categories(dense[:10], by_id)
@@ -118,7 +127,8 @@ def run_eval(path: Path, *, baselines: bool = True, show_misses: bool = True) ->
         lines.append("|---|---|---|---|---|")
         lines += [per_category[c].row(c) for c in sorted(per_category)]
         lines.append("")
-    lines.append(f"Cases: {len(cases)} from {path.name}")
+    model = f", embedding model {retriever.embeddings.name}" if retriever is not None else ""
+    lines.append(f"Cases: {len(cases)} from {path.name}{model}")
     lines.append("| system · rows | top-1 (in-scope) | top-3 (in-scope) | out-of-scope abstained | accuracy (all) |")
     lines.append("|---|---|---|---|---|")
     for system in systems:

@@ -92,3 +92,15 @@ def test_retriever_over_a_fresh_store(tmp_path, embeddings):
     retriever = Retriever(Catalogue.load(kb), open_vector_store(settings, embeddings, settings.embedding_model),
                           embeddings)
     assert retriever.search("CUDA out of memory. Tried to allocate 2.00 GiB", k=1)[0].id == "cuda-oom-training"
+
+
+def test_free_text_questions_in_both_languages_find_their_article(retriever):
+    """Retrieval quality with the default (multilingual) model on questions written for this test set."""
+    import json
+
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "questions.jsonl"
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    for lang in ("en", "zh"):
+        subset = [r for r in rows if r["lang"] == lang]
+        top3 = sum(r["expected"] in [h.id for h in retriever.search(r["q"], k=3)] for r in subset)
+        assert top3 >= 0.9 * len(subset), (lang, top3, len(subset))
