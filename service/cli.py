@@ -116,6 +116,26 @@ def cmd_triage(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    import os
+
+    import uvicorn
+
+    # Each worker embeds with its share of the cores; more BLAS threads than cores only adds contention.
+    os.environ.setdefault("TUNEDOC_EMBED_THREADS", str(max(1, (os.cpu_count() or 1) // max(1, args.workers))))
+    print(f"tunedoc: serving on http://{args.host}:{args.port} (API docs at /docs)", file=sys.stderr)
+    uvicorn.run("service.api.app:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
+                log_level="info")
+    return 0
+
+
+def cmd_mcp(args: argparse.Namespace) -> int:
+    from service.mcp_server import run_stdio
+
+    run_stdio()
+    return 0
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     from service.evaluate import run_eval
 
@@ -159,6 +179,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", help="output JSONL (default: standard output)")
     p.add_argument("--no-retrieval", action="store_true")
     p.set_defaults(func=cmd_triage)
+
+    p = sub.add_parser("serve", help="run the REST API (and the chat at /ui)",
+                       epilog="Example: tunedoc serve --host 127.0.0.1 --port 8000 --workers 2")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("mcp", help="Model Context Protocol server over stdio (tools: diagnose, search, explain)",
+                       epilog="Example: tunedoc mcp")
+    p.set_defaults(func=cmd_mcp)
 
     p = sub.add_parser("eval", help="score against labelled cases", epilog="Example: tunedoc eval ../shared/cases-dev.jsonl")
     p.add_argument("cases")

@@ -25,6 +25,10 @@ def apply_offline_env() -> None:
         os.environ.setdefault(key, value)
 
 
+def _env_bool(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
 def _env_int(name: str, default: int | None) -> int | None:
     raw = os.environ.get(name)
     return int(raw) if raw else default
@@ -38,6 +42,13 @@ class Settings:
     chroma_port: int | None = field(default_factory=lambda: _env_int("TUNEDOC_CHROMA_PORT", None))
     embedding_model: str = field(default_factory=lambda: os.environ.get("TUNEDOC_EMBEDDING_MODEL", "use-multilingual"))
     collection: str = field(default_factory=lambda: os.environ.get("TUNEDOC_COLLECTION", "tunedoc-kb"))
+    # REST API
+    api_key: str | None = field(default_factory=lambda: os.environ.get("TUNEDOC_API_KEY") or None)
+    read_requires_key: bool = field(default_factory=lambda: _env_bool("TUNEDOC_READ_REQUIRES_KEY"))
+    max_body_bytes: int = field(default_factory=lambda: _env_int("TUNEDOC_MAX_BODY_BYTES", 5 * 1024 * 1024) or 0)
+    max_triage_reports: int = field(default_factory=lambda: _env_int("TUNEDOC_MAX_TRIAGE_REPORTS", 100) or 0)
+    cors_origins: tuple[str, ...] = field(default_factory=lambda: tuple(
+        o.strip() for o in os.environ.get("TUNEDOC_CORS_ORIGINS", "").split(",") if o.strip()))
 
 
 def get_settings() -> Settings:

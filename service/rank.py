@@ -12,12 +12,14 @@ from service.models import (
     DiagnosisOut,
     DifferentialOut,
     Evidence,
+    Fact,
     FixOut,
     Line,
     MissingOut,
     Signal,
     SignalOut,
 )
+from service.patches import locate, snippet
 from service.redact import redact
 from service.rules import ArticleResult, MatcherResult, RuleOutcome, RuleSet
 
@@ -51,7 +53,19 @@ def _dedupe(evidence: list[Evidence]) -> list[Evidence]:
     return out
 
 
-def _diagnosis(rules: RuleSet, result: ArticleResult, lang: str) -> DiagnosisOut:
+def _fix(article: Article, lang: str, facts: list[Fact]) -> FixOut:
+    patch = article.fix.patch
+    locations = [evidence_line(f.line, f"patch:{target}:{f.path}")
+                 for target, body in sorted((patch or {}).items()) for f in locate(target, body, facts)]
+    return FixOut(
+        steps=[s.pick(lang) for s in article.fix.steps],
+        patch=patch,
+        snippets={target: snippet(target, body) for target, body in sorted(patch.items())} if patch else None,
+        locations=_dedupe(locations),
+    )
+
+
+def _diagnosis(rules: RuleSet, result: ArticleResult, lang: str, facts: list[Fact]) -> DiagnosisOut:
     article = result.article
     held = [r for r in result.symptoms + result.conditions if r.status == "holds"]
     evidence = _dedupe([e for r in held for e in _matcher_evidence(rules, article, r)])
@@ -65,7 +79,7 @@ def _diagnosis(rules: RuleSet, result: ArticleResult, lang: str) -> DiagnosisOut
         conditions=[ConditionOut(id=r.matcher.id, status=r.status, description=r.matcher.describe())
                     for r in result.conditions],
         cause=article.summary.pick(lang),
-        fix=FixOut(steps=[s.pick(lang) for s in article.fix.steps], patch=article.fix.patch),
+        fix=_fix(article, lang, facts),
         references=list(article.references),
     )
 
@@ -135,11 +149,11 @@ def _missing(ordered: list[ArticleResult], lang: str) -> list[MissingOut]:
     return list(asks.values())
 
 
-def rank(rules: RuleSet, outcome: RuleOutcome, lang: str):  # noqa: ANN201 - tuple of output lists
+def rank(rules: RuleSet, outcome: RuleOutcome, lang: str, facts: list[Fact]):  # noqa: ANN201 - output lists
     diagnosed = sorted((r for r in outcome.articles.values() if r.status == "diagnosed"),
                        key=lambda r: (-r.score, r.article.id))
     diagnosed_ids = {r.article.id for r in diagnosed}
-    diagnoses = [_diagnosis(rules, r, lang) for r in diagnosed]
+    diagnoses = [_diagnosis(rules, r, lang, facts) for r in diagnosed]
     differential = _differential(rules, outcome, diagnosed_ids, lang)
     asked = [outcome.articles[d.id] for d in differential if d.status == "candidate"]
     missing = _missing(asked, lang) if asked else []

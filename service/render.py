@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import json
-
-import yaml
-
 from service.models import DiagnoseResult
+from service.patches import SNIPPET_LANGUAGE, snippet
 
 _LABELS = {
     "en": {"none": "No diagnosis: nothing in the input supports a known cause.", "evidence": "Evidence",
@@ -21,11 +18,7 @@ _LABELS = {
 
 
 def patch_snippet(target: str, patch: dict) -> str:
-    if target == "deepspeed-config":
-        return "```json\n" + json.dumps(patch, indent=2, sort_keys=True) + "\n```"
-    if target == "env":
-        return "```bash\n" + "\n".join(f"export {k}={v}" for k, v in sorted(patch.items())) + "\n```"
-    return "```yaml\n" + yaml.safe_dump(patch, sort_keys=True, allow_unicode=True).strip() + "\n```"
+    return f"```{SNIPPET_LANGUAGE.get(target, 'text')}\n{snippet(target, patch)}\n```"
 
 
 def _evidence_lines(evidence) -> list[str]:  # noqa: ANN001 - list[Evidence]

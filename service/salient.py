@@ -1,7 +1,8 @@
 """The salient text of a paste: the few lines worth embedding for retrieval.
 
 Retrieval cost must not grow with the paste: whatever its size, at most MAX_LINES lines and MAX_CHARS characters
-are embedded: the title, error and exception lines, known warnings, and the first prose lines.
+are embedded: the title, error and exception lines, known warnings, and the first prose lines. Embedding time is
+linear in the text (USE: ~3 ms for 100 characters, ~13 ms for 800 on one core), so the cap is the latency budget.
 """
 
 from __future__ import annotations
@@ -10,8 +11,8 @@ import re
 
 from service.models import Parsed, Signal
 
-MAX_LINES = 24
-MAX_CHARS = 2000
+MAX_LINES = 10
+MAX_CHARS = 600
 _SALIENT = re.compile(
     r"(?i)(error|exception|warning|failed|timeout|killed|nan\b|out of memory|mismatch|not found|cannot|can't|"
     r"unexpected|undefined|assert|overflow|hang|stuck|报错|错误|失败|卡住|重复|显存|不匹配)"
@@ -26,7 +27,7 @@ def salient_text(parsed: Parsed, signals: dict[str, Signal]) -> str:
         text = text.strip()
         if text and text not in seen and len(chosen) < MAX_LINES:
             seen.add(text)
-            chosen.append(text[:300])
+            chosen.append(text[:200])
 
     if parsed.lines:
         add(parsed.lines[0].text)

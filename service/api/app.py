@@ -1,0 +1,76 @@
+"""The FastAPI application: middleware, error handling, routers, and the engine opened once per process.
+
+`create_app()` is the factory uvicorn runs (`tunedoc serve`); tests call it in-process.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from service.api import errors
+from service.api.deps import Engine
+from service.api.limits import BodySizeLimit
+from service.api.routes import admin, diagnose, diagnoses, health, search, triage
+from service.config import Settings, apply_offline_env, get_settings
+from service.pipeline import load_rules
+
+log = logging.getLogger("tunedoc.api")
+
+DESCRIPTION = """\
+Diagnose LLM fine-tuning failures from pasted logs, configs and environment blocks.
+
+Rules decide, retrieval supports: a cause is diagnosed only when the input supports its rules; evidence lines are
+1-based and relative to the part they came from, so an editor can highlight them. Errors always have the body
+`{"error": {"code", "message"}}`.
+"""
+
+
+def open_engine(settings: Settings, *, retrieval: bool = True) -> Engine:
+    engine = Engine(settings=settings, rules=load_rules(str(settings.kb_dir)))
+    if retrieval:
+        try:
+            from service.retrieval import open_retriever
+
+            engine.retriever = open_retriever(build_if_stale=True, settings=settings)
+            engine.retriever.embeddings.embed_query("warm up")  # load the model now, not on the first request
+        except Exception as exc:  # the API still diagnoses without retrieval; /readyz reports why
+            log.exception("retrieval unavailable")
+            engine.startup_error = f"{type(exc).__name__}: {exc}"
+    return engine
+
+
+def create_app(settings: Settings | None = None, *, retrieval: bool = True, with_ui: bool | None = None) -> FastAPI:
+    apply_offline_env()
+    if with_ui is None:
+        with_ui = os.environ.get("TUNEDOC_NO_UI", "") not in ("1", "true")
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if getattr(app.state, "engine", None) is None:
+            app.state.engine = open_engine(settings, retrieval=retrieval)
+        yield
+
+    app = FastAPI(title="tunedoc", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app.state.engine = None
+    errors.install(app)
+    for router in (diagnose.router, search.router, diagnoses.router, triage.router, health.router, admin.router):
+        app.include_router(router)
+    if settings.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
+                           allow_methods=["GET", "POST"], allow_headers=["Authorization", "Content-Type"])
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    if with_ui:
+        try:
+            from ui.chat import mount_ui
+        except ImportError:  # the chat is optional for the API (issue: Gradio chat)
+            pass
+        else:
+            mount_ui(app)
+    return app

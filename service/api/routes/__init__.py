@@ -1,0 +1,1 @@
+"""One router per resource: diagnose, search, diagnoses (the catalogue), triage, health, admin."""

@@ -1,0 +1,30 @@
+"""POST /v1/triage: a bounded batch of reports -> one diagnose result per report, in order."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.concurrency import run_in_threadpool
+
+from service.api.deps import EngineDep, ReadAccess
+from service.api.errors import ERROR_RESPONSES, ApiError
+from service.api.schemas import TriageRequest, TriageResponse, TriageResult
+from service.pipeline import diagnose
+from service.triage import report_text
+
+router = APIRouter(prefix="/v1", tags=["triage"], dependencies=[ReadAccess])
+
+
+@router.post("/triage", response_model=TriageResponse, responses=ERROR_RESPONSES)
+async def triage_route(body: TriageRequest, engine: EngineDep) -> TriageResponse:
+    """Diagnose a batch of issue reports (title, blank line, body), one result per report."""
+    limit = engine.settings.max_triage_reports
+    if len(body.reports) > limit:
+        raise ApiError(422, f"reports: at most {limit} reports per request (TUNEDOC_MAX_TRIAGE_REPORTS); "
+                            f"got {len(body.reports)}")
+
+    def run() -> list[TriageResult]:
+        return [TriageResult(id=r.id, **diagnose(report_text(r.model_dump()), rules=engine.rules,
+                                                 retriever=engine.retriever).model_dump())
+                for r in body.reports]
+
+    return TriageResponse(results=await run_in_threadpool(run))
