@@ -51,13 +51,19 @@ _ALIASES = {"lr": "learning_rate", "global_step": "step", "gnorm": "grad_norm", 
 
 def _metric_values(text: str) -> dict[str, float]:
     values: dict[str, float] = {}
-    for key, raw in _METRIC.findall(text):
+    spaced = False
+    for match in _METRIC.finditer(text):
+        key, raw = match.group(1), match.group(2)
+        spaced = spaced or not re.search(r"[:=]", match.group(0))
         key = _ALIASES.get(key.lower(), key.lower())
         if key not in values:
             try:
                 values[key] = float(raw)
             except ValueError:
                 continue
+    # `loss 0 and grad_norm nan` in a sentence is prose; the spaced form counts only in log-shaped lines.
+    if spaced and not ("step" in values or "|" in text or len(values) >= 3):
+        return {}
     return values
 
 

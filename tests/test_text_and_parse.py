@@ -70,3 +70,8 @@ def test_parts_keep_their_own_line_numbers():
 def test_language_detection():
     assert detect_lang(["训练时 loss 为 0"]) == "zh"
     assert detect_lang(["loss is 0", "grad_norm nan"]) == "en"
+
+
+def test_spaced_metrics_count_in_log_lines_not_in_prose():
+    parsed = parse([Part("input", "Qwen LoRA: loss 0 and grad_norm nan\nstep 10 | loss 2.6030 | grad_norm nan")])
+    assert [r.line.number for r in parsed.metrics] == [2]
