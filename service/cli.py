@@ -108,11 +108,16 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_triage(args: argparse.Namespace) -> int:
-    from service.triage import triage_file
+    from service.triage import triage
 
-    stats = triage_file(Path(args.input), Path(args.output) if args.output else None,
-                        retrieval=not args.no_retrieval)
-    print(stats, file=sys.stderr)
+    stats = triage(Path(args.input), Path(args.output) if args.output else None, fmt=args.format,
+                   workers=args.workers, retrieval=not args.no_retrieval,
+                   labels=Path(args.labels) if args.labels else None,
+                   report_dir=Path(args.report) if args.report else None, server=args.server,
+                   progress=not args.no_progress and sys.stderr.isatty())
+    print(stats.line(), file=sys.stderr)
+    if stats.report:
+        print(f"report: {stats.report['html']} and {stats.report['markdown']}", file=sys.stderr)
     return 0
 
 
@@ -173,11 +178,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="re-embed everything")
     p.set_defaults(func=cmd_ingest)
 
-    p = sub.add_parser("triage", help="diagnose a JSONL file of reports {id, title, body}",
-                       epilog="Example: tunedoc triage reports.jsonl -o results.jsonl")
-    p.add_argument("input")
-    p.add_argument("-o", "--output", help="output JSONL (default: standard output)")
-    p.add_argument("--no-retrieval", action="store_true")
+    p = sub.add_parser("triage", help="diagnose an issue-tracker export: labels, draft replies, duplicates, report",
+                       epilog="Example: tunedoc triage issues.json -o results.jsonl --labels labels.yaml")
+    p.add_argument("input", help="JSONL {id, title, body}, a GitHub issues JSON export, a CSV, or a folder of .md/.txt")
+    p.add_argument("-o", "--output", help="output JSONL, resumable (default: standard output, no report)")
+    p.add_argument("--format", choices=["jsonl", "github", "csv", "folder"], help="input format (default: detected)")
+    p.add_argument("--workers", type=int, help="worker processes (default: the number of cores)")
+    p.add_argument("--labels", help="YAML mapping of category -> tracker label")
+    p.add_argument("--report", help="folder for report.md, report.html and causes.svg (default: OUTPUT-report/)")
+    p.add_argument("--server", help="send reports to a running `tunedoc serve` at this URL")
+    p.add_argument("--no-retrieval", action="store_true", help="rules only: no related articles, no duplicates")
+    p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_triage)
 
     p = sub.add_parser("serve", help="run the REST API (and the chat at /ui)",

@@ -30,9 +30,14 @@ def salient_line(text: str) -> str:
 
 def group_gaps(items: list[tuple[str, str]]) -> list[tuple[str, list[str]]]:
     """items: (report id, report text) with no diagnosis -> [(salient line, [ids])], largest group first."""
+    return group_lines([(report_id, salient_line(text)) for report_id, text in items])
+
+
+def group_lines(items: list[tuple[str, str]]) -> list[tuple[str, list[str]]]:
+    """items: (report id, its salient line) -> [(salient line, [ids])], largest group first."""
     groups: dict[str, list[str]] = defaultdict(list)
-    for report_id, text in items:
-        groups[salient_line(text)].append(report_id)
+    for report_id, line in items:
+        groups[line].append(report_id)
     return sorted(groups.items(), key=lambda g: (-len(g[1]), g[0]))
 
 

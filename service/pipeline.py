@@ -40,6 +40,16 @@ def diagnose(
     rules: RuleSet | None = None,
     retriever: Retriever | None = None,
 ) -> DiagnoseResult:
+    return diagnose_with_query(text, rules=rules, retriever=retriever)[0]
+
+
+def diagnose_with_query(
+    text: str | list[Part] | dict[str, str],
+    *,
+    rules: RuleSet | None = None,
+    retriever: Retriever | None = None,
+) -> tuple[DiagnoseResult, str, list[float] | None]:
+    """diagnose() plus the salient text and its embedding (None without retrieval), which triage reuses."""
     rules = rules or load_rules()
     parsed: Parsed = parse(as_parts(text))
     signals = extract_signals(parsed)
@@ -47,16 +57,17 @@ def diagnose(
     outcome = rules.evaluate(parsed.lines, signals)
     diagnoses, differential, missing = rank(rules, outcome, lang, parsed.facts)
     related: list[RelatedOut] = []
-    if retriever is not None:
+    query = salient_text(parsed, signals)
+    vector = None
+    if retriever is not None and query:
         shown = {d.id for d in diagnoses}
-        query = salient_text(parsed, signals)
-        if query:
-            for hit in retriever.search(query, k=RELATED_K + len(shown)):
-                if hit.id not in shown and len(related) < RELATED_K:
-                    article = rules.catalogue.by_id[hit.id]
-                    related.append(RelatedOut(id=hit.id, category=article.category,
-                                              title=article.title.pick(lang), score=hit.score))
-    return DiagnoseResult(
+        vector = retriever.embeddings.embed_query(query)
+        for hit in retriever.search(query, k=RELATED_K + len(shown), vector=vector):
+            if hit.id not in shown and len(related) < RELATED_K:
+                article = rules.catalogue.by_id[hit.id]
+                related.append(RelatedOut(id=hit.id, category=article.category,
+                                          title=article.title.pick(lang), score=hit.score))
+    result = DiagnoseResult(
         lang=lang,
         diagnoses=diagnoses,
         differential=differential,
@@ -65,3 +76,4 @@ def diagnose(
         signals=signals_out(signals),
         notes=parsed.notes,
     )
+    return result, query, vector

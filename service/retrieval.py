@@ -51,10 +51,12 @@ class Retriever:
         index = self.bm25_articles if articles_only else self.bm25
         return [doc_id for doc_id, _ in index.scores(query)]
 
-    def dense_ranking(self, query: str, kinds: tuple[str, ...] = ("article", "fixture")) -> list[tuple[str, float]]:
-        """Articles in order of their best chunk (cosine similarity)."""
-        where = {"kind": kinds[0]} if len(kinds) == 1 else {"kind": {"$in": list(kinds)}}
-        vector = self.embeddings.embed_query(query)
+    def dense_ranking(self, query: str, kinds: tuple[str, ...] = ("article", "fixture"),
+                      vector: list[float] | None = None) -> list[tuple[str, float]]:
+        """Articles in order of their best chunk (cosine similarity). `vector`: the query, already embedded."""
+        # Every chunk is an article or a fixture: filter only for a subset (a filter doubles the query time).
+        where = None if set(kinds) >= {"article", "fixture"} else {"kind": {"$in": list(kinds)}}
+        vector = vector if vector is not None else self.embeddings.embed_query(query)
         # langchain-chroma's by-vector search returns Chroma's raw cosine *distance*: similarity = 1 - distance.
         results = self.store.similarity_search_by_vector_with_relevance_scores(vector, k=DENSE_CHUNKS, filter=where)
         best: dict[str, float] = {}
@@ -64,10 +66,10 @@ class Retriever:
                 best[article_id] = max(best.get(article_id, -1.0), round(1.0 - float(distance), 6))
         return sorted(best.items(), key=lambda x: (-x[1], x[0]))
 
-    def search(self, query: str, k: int = 5) -> list[Hit]:
+    def search(self, query: str, k: int = 5, vector: list[float] | None = None) -> list[Hit]:
         if not query.strip():
             return []
-        dense = [doc_id for doc_id, _ in self.dense_ranking(query)]
+        dense = [doc_id for doc_id, _ in self.dense_ranking(query, vector=vector)]
         return rrf([self.bm25_ranking(query), dense])[:k]
 
 

@@ -6,14 +6,8 @@ and expects the answer to change. Screenshots go to artifacts/.
 
 import os
 import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.test_engine_acceptance import SEED
@@ -31,38 +25,6 @@ DEEPSPEED_Z2 = """{
 }"""
 
 
-@pytest.fixture(scope="module")
-def server(data_dir: Path, retriever):
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail("chromium is not installed: .ci/run must install Debian's chromium package")
-        pytest.skip("chromium is not installed (apt-get install chromium)")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**os.environ, "TUNEDOC_DATA_DIR": str(data_dir), "TUNEDOC_EMBED_THREADS": "1"}
-    proc = subprocess.Popen([str(Path(sys.executable).with_name("tunedoc")), "serve", "--port", str(port)],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail("tunedoc serve did not become ready")
-        time.sleep(0.5)
-    yield base
-    proc.send_signal(signal.SIGINT)
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-
-
 def _send(page, text: str, answers_before: int) -> str:
     page.fill("#tunedoc-input textarea", text)
     page.click("#tunedoc-input button.submit-button")
@@ -74,6 +36,11 @@ def _send(page, text: str, answers_before: int) -> str:
 
 def test_chat_diagnoses_the_seed_then_sharpens_with_a_config(server):
     from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed: .ci/run must install Debian's chromium package")
+        pytest.skip("chromium is not installed (apt-get install chromium)")
 
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:

@@ -9,7 +9,7 @@ from service.api.deps import EngineDep, ReadAccess
 from service.api.errors import ERROR_RESPONSES, ApiError
 from service.api.schemas import TriageRequest, TriageResponse, TriageResult
 from service.pipeline import diagnose
-from service.triage import report_text
+from service.triage.readers import report_text
 
 router = APIRouter(prefix="/v1", tags=["triage"], dependencies=[ReadAccess])
 
@@ -23,7 +23,7 @@ async def triage_route(body: TriageRequest, engine: EngineDep) -> TriageResponse
                             f"got {len(body.reports)}")
 
     def run() -> list[TriageResult]:
-        return [TriageResult(id=r.id, **diagnose(report_text(r.model_dump()), rules=engine.rules,
+        return [TriageResult(id=r.id, **diagnose(report_text(r.title, r.body), rules=engine.rules,
                                                  retriever=engine.retriever).model_dump())
                 for r in body.reports]
 
