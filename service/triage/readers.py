@@ -28,6 +28,7 @@ class Report:
     url: str | None = None
     labels: list[str] = field(default_factory=list)
     error: str | None = None  # a line that could not be read: reported in the output, not raised
+    error_code: str = "bad_input"
 
     @property
     def text(self) -> str:
@@ -54,7 +55,7 @@ def _jsonl(path: Path) -> Iterator[Report]:
                 if not isinstance(row, dict):
                     raise ValueError("a report must be a JSON object")
             except ValueError as exc:
-                yield Report(id=f"line-{number}", error=f"line {number}: {exc}")
+                yield Report(id=f"line-{number}", error=f"line {number}: {exc}", error_code="bad_json")
                 continue
             yield Report(id=row.get("id", f"line-{number}"), title=str(row.get("title") or ""),
                          body=str(row.get("body") or ""), url=row.get("url") or row.get("html_url"))

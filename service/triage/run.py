@@ -72,7 +72,7 @@ def process(report: Report) -> tuple[dict, list[float] | None]:
     from service.pipeline import diagnose_with_query
 
     if report.error:
-        return {"id": report.id, "error": {"code": "bad_input", "message": report.error}}, None
+        return {"id": report.id, "error": {"code": report.error_code, "message": report.error}}, None
     started = time.perf_counter()
     result, salient, vector = diagnose_with_query(report.text, rules=_STATE["rules"], retriever=_STATE["retriever"])
     top = result.diagnoses[0] if result.diagnoses else None
@@ -109,7 +109,7 @@ def _remote_rows(reports: list[Report], server: str):  # noqa: ANN202 - iterator
                 [{"id": r.id, "title": r.title, "body": r.body} for r in good])} if good else {}
             for report in batch:
                 if report.error:
-                    yield {"id": report.id, "error": {"code": "bad_input", "message": report.error}}, None
+                    yield {"id": report.id, "error": {"code": report.error_code, "message": report.error}}, None
                 else:
                     row = results[str(report.id)]
                     yield {**row, "triage": {"url": report.url, "reply": None, "duplicate_of": None}}, None
