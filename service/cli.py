@@ -116,6 +116,7 @@ def cmd_triage(args: argparse.Namespace) -> int:
                    report_dir=Path(args.report) if args.report else None, server=args.server,
                    progress=not args.no_progress and sys.stderr.isatty())
     print(stats.line(), file=sys.stderr)
+    print(stats.gaps_text(), file=sys.stderr)
     if stats.report:
         print(f"report: {stats.report['html']} and {stats.report['markdown']}", file=sys.stderr)
     return 0

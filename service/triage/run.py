@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from service.gaps import salient_line
+from service.gaps import group_lines, render_gaps, salient_line
 from service.triage.duplicates import DuplicateIndex
 from service.triage.labels import LabelMap
 from service.triage.output import ResumableOutput
@@ -35,10 +35,14 @@ class TriageStats:
     seconds: float
     workers: int
     report: dict[str, Path] | None
+    gaps: list[tuple[str, list[str]]]
 
     @property
     def rate(self) -> float:
         return self.processed / self.seconds if self.seconds > 0 else 0.0
+
+    def gaps_text(self) -> str:
+        return render_gaps(self.gaps)
 
     def line(self) -> str:
         return (f"triaged {self.processed} report(s) in {self.seconds:.1f} s: {self.rate:.1f} reports/s with "
@@ -132,6 +136,7 @@ def triage(source: Path, output: Path | None = None, *, fmt: str | None = None, 
         _rebuild_duplicates(duplicates, out.done, retrieval)
     bar = _progress(len(todo), progress)
     pool = None
+    gap_lines: list[tuple[str, str]] = []
     try:
         if server:
             rows = _remote_rows(todo, server)
@@ -145,6 +150,8 @@ def triage(source: Path, output: Path | None = None, *, fmt: str | None = None, 
             rows = pool.imap(process, todo, chunksize=4)
         for row, vector in rows:
             meta = row.get("triage")
+            if meta is not None and not row.get("diagnoses") and meta.get("gap_line"):
+                gap_lines.append((str(row["id"]), meta["gap_line"]))
             if meta is not None and vector is not None:
                 match = duplicates.add(str(row["id"]), meta.get("category") and row["diagnoses"][0]["id"], vector)
                 if match:
@@ -166,7 +173,8 @@ def triage(source: Path, output: Path | None = None, *, fmt: str | None = None, 
         if out:
             out.close()
     elapsed = time.perf_counter() - started
-    stats = TriageStats(len(reports), len(todo), len(reports) - len(todo), elapsed, workers, None)
+    stats = TriageStats(len(reports), len(todo), len(reports) - len(todo), elapsed, workers, None,
+                        group_lines(gap_lines))
     if out and (report_dir or output):
         target = report_dir or output.with_name(output.stem + "-report")
         stats.report = write_report(out.done, target, stats.line())
