@@ -9,6 +9,7 @@ from collections import defaultdict
 
 from service.parse import parse
 from service.pipeline import as_parts
+from service.redact import redact
 from service.signals import extract_signals
 
 _SALIENT = re.compile(r"(?i)(\w*(error|exception)\b.*|.*(failed|timeout|killed|not found|mismatch|cannot|can't|nan\b).*)")
@@ -23,7 +24,7 @@ def salient_line(text: str) -> str:
         line = next((ln.text for ln in parsed.lines[1:] if _SALIENT.fullmatch(ln.text.strip())),
                     parsed.lines[0].text if parsed.lines else "")
     # Normalise numbers, paths and quoted names so the same error from different runs groups together.
-    line = re.sub(r"(/[\w.\-]+)+", "<path>", line.strip())
+    line = re.sub(r"(/[\w.\-]+)+", "<path>", redact(line.strip()))
     line = re.sub(r"\d+(\.\d+)?", "N", line)
     return line[:100] or "(empty)"
 

@@ -251,9 +251,30 @@ def number_lines(parts: list[Part]) -> list[Line]:
     return lines
 
 
+# Very large pastes: analyse the head (configs and prose), the tail (where runs fail) and the salient lines between.
+MAX_ANALYZED_LINES = 30_000
+HEAD_LINES, TAIL_LINES = 5_000, 15_000
+_SALIENT_MIDDLE = re.compile(
+    r"(?i)(error|exception|traceback|warn|nan\b|inf\b|overflow|killed|timeout|out of memory|mismatch|assert|"
+    r"failed|cannot|can't|unexpected|not found|报错|错误|警告|失败)"
+)
+
+
+def bound_lines(lines: list[Line]) -> tuple[list[Line], str | None]:
+    if len(lines) <= MAX_ANALYZED_LINES:
+        return lines, None
+    budget = MAX_ANALYZED_LINES - HEAD_LINES - TAIL_LINES
+    middle = [line for line in lines[HEAD_LINES:-TAIL_LINES] if _SALIENT_MIDDLE.search(line.text)][:budget]
+    kept = lines[:HEAD_LINES] + middle + lines[-TAIL_LINES:]
+    note = (f"the input has {len(lines)} lines: analysed the first {HEAD_LINES}, the last {TAIL_LINES} and "
+            f"{len(middle)} error/warning lines in between (metric lines were read in full)")
+    return kept, note
+
+
 def parse(parts: list[Part]) -> Parsed:
-    lines = number_lines(parts)
-    metrics = _metric_records(lines)
+    all_lines = number_lines(parts)
+    metrics = _metric_records(all_lines)
+    lines, note = bound_lines(all_lines)
     metric_lines = {id(r.line) for r in metrics}
     facts: list[Fact] = []
     kinds: list[str] = []
@@ -289,4 +310,5 @@ def parse(parts: list[Part]) -> Parsed:
             facts.extend(_env_facts(line))
             if not _ADVICE.search(text):
                 facts.extend(_kwarg_facts(line))
-    return Parsed(lines=lines, segments=_segments(lines, kinds), facts=facts, metrics=metrics)
+    return Parsed(lines=lines, segments=_segments(lines, kinds), facts=facts, metrics=metrics,
+                  notes=[note] if note else [])

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from service.gaps import group_lines, render_gaps, salient_line
+from service.redact import redact
 from service.triage.duplicates import DuplicateIndex
 from service.triage.labels import LabelMap
 from service.triage.output import ResumableOutput
@@ -87,8 +88,8 @@ def process(report: Report) -> tuple[dict, list[float] | None]:
         "reply": draft_reply(result),
         "url": report.url,
         "duplicate_of": None,
-        "salient": salient[:300],
-        "gap_line": None if top else salient_line(report.text),
+        "salient": redact(salient[:300]),
+        "gap_line": None if top else redact(salient_line(report.text)),
         "seconds": round(time.perf_counter() - started, 4),
     }
     return {"id": report.id, **result.model_dump(mode="json"), "triage": meta}, vector
