@@ -107,6 +107,14 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_index(args: argparse.Namespace) -> int:
+    from ingest.verify import repair, verify
+
+    drift = repair() if args.repair else verify()
+    print(drift.summary())
+    return 0 if drift.clean else 1
+
+
 def cmd_triage(args: argparse.Namespace) -> int:
     from service.triage import triage
 
@@ -178,6 +186,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ingest", help="build or update the vector index of kb/", epilog="Example: tunedoc ingest")
     p.add_argument("--force", action="store_true", help="re-embed everything")
     p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("index", help="check the vector index against kb/", epilog="Example: tunedoc index verify --repair")
+    p.add_argument("action", choices=["verify"])
+    p.add_argument("--repair", action="store_true", help="delete stale, orphaned and duplicated chunks; re-ingest")
+    p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("triage", help="diagnose an issue-tracker export: labels, draft replies, duplicates, report",
                        epilog="Example: tunedoc triage issues.json -o results.jsonl --labels labels.yaml")

@@ -354,7 +354,8 @@ _HUB_NAME = re.compile(
 
 
 _PROSE_MODEL = re.compile(
-    r"(?i)\b((?:qwen|llama|meta-llama|mixtral|mistral|gemma|chatglm|glm|baichuan|internlm|yi|deepseek|phi|minicpm|"
+    # (?<![A-Za-z0-9]) rather than \b: in Python, CJK characters are word characters ("对qwen-14b做pt").
+    r"(?i)(?<![A-Za-z0-9])((?:qwen|llama|meta-llama|mixtral|mistral|gemma|chatglm|glm|baichuan|internlm|yi|deepseek|phi|minicpm|"
     r"llava|internvl|tinyllama)[A-Za-z0-9_.\-]*?[-_ ]?\d+(?:\.\d+)?(?:x\d+)?[bm](?:[A-Za-z0-9_.\-]*)?)(?![A-Za-z0-9])"
 )
 
