@@ -104,8 +104,15 @@ def main() -> None:
     try:
         workers_before = workers_alive(proc.pid)
         rss_before = rss_mb(proc.pid)
-        result = asyncio.run(run(base, args.clients, args.seconds))
+        # Two halves: growth that stops after the first half is a high-water mark, not a leak.
+        first = asyncio.run(run(base, args.clients, args.seconds / 2))
+        rss_mid = rss_mb(proc.pid)
+        second = asyncio.run(run(base, args.clients, args.seconds / 2))
         rss_after = rss_mb(proc.pid)
+        result = {"statuses": {str(k): first["statuses"].get(k, 0) + second["statuses"].get(k, 0)
+                               for k in sorted(set(first["statuses"]) | set(second["statuses"]))},
+                  "transport_errors": first["transport_errors"] + second["transport_errors"],
+                  "server_errors": first["server_errors"] + second["server_errors"]}
         workers_after = workers_alive(proc.pid)
         ready_after = httpx.get(f"{base}/readyz", timeout=10).status_code
     finally:
@@ -116,7 +123,8 @@ def main() -> None:
             proc.kill()
     result.update({"workers": args.workers, "clients": args.clients, "seconds": args.seconds,
                    "workers_survived": workers_before == workers_after, "ready_after": ready_after,
-                   "rss_mb_before": rss_before, "rss_mb_after": rss_after,
+                   "rss_mb_before": rss_before, "rss_mb_mid": rss_mid, "rss_mb_after": rss_after,
+                   "rss_growth_second_half_mb": round(rss_after - rss_mid, 1),
                    "rss_growth_mb": round(rss_after - rss_before, 1)})
     OUT.mkdir(exist_ok=True)
     (OUT / "hostile_load.json").write_text(json.dumps(result, indent=2))

@@ -23,12 +23,14 @@ def _read_input(source: str) -> str:
 
 
 def cmd_diagnose(args: argparse.Namespace) -> int:
-    from service.pipeline import diagnose
+    from service.pipeline import diagnose, diagnose_path
     from service.render import render_markdown
 
-    text = _read_input(args.file)
     retriever = None if args.no_retrieval else _retriever()
-    result = diagnose(text, retriever=retriever)
+    if args.file == "-":
+        result = diagnose(_read_input(args.file), retriever=retriever)
+    else:
+        result = diagnose_path(Path(args.file), retriever=retriever)
     if args.json:
         print(result.model_dump_json(indent=2))
     else:

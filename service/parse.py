@@ -273,8 +273,12 @@ def bound_lines(lines: list[Line]) -> tuple[list[Line], str | None]:
 
 def parse(parts: list[Part]) -> Parsed:
     all_lines = number_lines(parts)
-    metrics = _metric_records(all_lines)
     lines, note = bound_lines(all_lines)
+    return parse_lines(lines, _metric_records(all_lines), [note] if note else [])
+
+
+def parse_lines(lines: list[Line], metrics: list[MetricRecord], notes: list[str]) -> Parsed:
+    """Segments and facts for lines already numbered (a paste, or the bounded lines of a streamed log)."""
     metric_lines = {id(r.line) for r in metrics}
     facts: list[Fact] = []
     kinds: list[str] = []
@@ -310,5 +314,4 @@ def parse(parts: list[Part]) -> Parsed:
             facts.extend(_env_facts(line))
             if not _ADVICE.search(text):
                 facts.extend(_kwarg_facts(line))
-    return Parsed(lines=lines, segments=_segments(lines, kinds), facts=facts, metrics=metrics,
-                  notes=[note] if note else [])
+    return Parsed(lines=lines, segments=_segments(lines, kinds), facts=facts, metrics=metrics, notes=notes)

@@ -5,11 +5,12 @@ module and every stage but retrieval is pure, so the same input gives byte-ident
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from service.kb import Catalogue
 from service.models import DiagnoseResult, Parsed, Part, RelatedOut
-from service.parse import parse
+from service.parse import parse, parse_lines
 from service.rank import rank, signals_out
 from service.rules import RuleSet
 from service.salient import salient_text
@@ -50,8 +51,29 @@ def diagnose_with_query(
     retriever: Retriever | None = None,
 ) -> tuple[DiagnoseResult, str, list[float] | None]:
     """diagnose() plus the salient text and its embedding (None without retrieval), which triage reuses."""
+    return analyse(parse(as_parts(text)), rules=rules, retriever=retriever)
+
+
+def diagnose_path(path: Path, *, rules: RuleSet | None = None, retriever: Retriever | None = None) -> DiagnoseResult:
+    """Diagnose a file; a large log is streamed (bounded memory, one pass) instead of read whole."""
+    from service.stream import STREAM_THRESHOLD_BYTES, stream_file
+    from service.text import decode_bytes
+
+    if path.stat().st_size > STREAM_THRESHOLD_BYTES:
+        streamed = stream_file(path)
+        return analyse(parse_lines(streamed.lines, streamed.metrics, streamed.notes), rules=rules,
+                       retriever=retriever)[0]
+    decoded = decode_bytes(path.read_bytes())
+    result = diagnose(decoded.text, rules=rules, retriever=retriever)
+    if decoded.note:
+        result.notes.append(decoded.note)
+    return result
+
+
+def analyse(parsed: Parsed, *, rules: RuleSet | None = None,
+            retriever: Retriever | None = None) -> tuple[DiagnoseResult, str, list[float] | None]:
+    """signals -> rules -> retrieval -> rank over an already parsed input."""
     rules = rules or load_rules()
-    parsed: Parsed = parse(as_parts(text))
     signals = extract_signals(parsed)
     lang = signals["input.lang"].value if "input.lang" in signals else "en"
     outcome = rules.evaluate(parsed.lines, signals)

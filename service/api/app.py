@@ -33,6 +33,7 @@ Rules decide, retrieval supports: a cause is diagnosed only when the input suppo
 
 def open_engine(settings: Settings, *, retrieval: bool = True) -> Engine:
     engine = Engine(settings=settings, rules=load_rules(str(settings.kb_dir)))
+    engine.rules.warm()
     if retrieval:
         try:
             from service.retrieval import open_retriever

@@ -56,6 +56,7 @@ def _init_worker(retrieval: bool, label_map: dict) -> None:
 
     apply_offline_env()
     _STATE["rules"] = load_rules()
+    _STATE["rules"].warm()
     _STATE["labels"] = LabelMap(label_map)
     _STATE["retriever"] = None
     if retrieval:

@@ -1,0 +1,235 @@
+"""tunedoc's benchmark suite: one command, one table (also written to benchmarks/out/bench.json). Every figure is
+measured beside its reference in the same run, as a ratio.
+
+Usage: .venv/bin/python -m benchmarks.run [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from dataclasses import replace
+from pathlib import Path
+
+from benchmarks.biglog import write_log
+from benchmarks.pastes import paste_factory
+from service.config import apply_offline_env, get_settings
+
+OUT = Path(__file__).with_name("out")
+BIN = str(Path(sys.executable).with_name("tunedoc"))
+PY = sys.executable
+ROWS: list[dict] = []
+
+
+def row(name: str, value: float, unit: str, reference: float | None, ref_name: str, goal: str, met: bool | None):
+    ratio = round(value / reference, 2) if reference else None
+    ROWS.append({"measure": name, "value": round(value, 3), "unit": unit, "reference": ref_name,
+                 "reference_value": round(reference, 3) if reference else None, "ratio": ratio, "goal": goal,
+                 "met": met})
+
+
+def wall(command: list[str], repeat: int = 3, env: dict | None = None) -> float:
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def peak_rss_mb(command: list[str]) -> float:
+    """Peak RSS of one child process (ru_maxrss of the children that finished so far is a running max)."""
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    return usage.ru_maxrss / 1024
+
+
+def cold_start(tmp: Path) -> None:
+    small = tmp / "small.txt"
+    small.write_text(paste_factory(1)())
+    subprocess.run([BIN, "ingest"], check=True, capture_output=True)  # the index exists, as for a user
+    floor = wall([PY, "-c", "import sentence_transformers, chromadb"])
+    ours = wall([BIN, "diagnose", "--json", str(small)])
+    row("cold start: `tunedoc diagnose --json` small paste", ours, "s", floor,
+        "python -c 'import sentence_transformers, chromadb'", "<= 1.2x", ours <= 1.2 * floor)
+
+
+def warm_latency(quick: bool) -> None:
+    from service.pipeline import diagnose, load_rules
+    from service.retrieval import open_retriever
+    from service.salient import salient_text
+    from service.parse import parse
+    from service.pipeline import as_parts
+    from service.signals import extract_signals
+
+    rules, retriever = load_rules(), open_retriever()
+    rules.warm()  # a warm process, as in the server
+    make = paste_factory(3)
+    n = 60 if quick else 200
+    typical = []
+    while len(typical) < n:
+        text = "\n".join(make() for _ in range(4))[:8000]
+        typical.append(text)
+    big = ["\n".join(make() for _ in range(220))[:200_000] for _ in range(max(5, n // 20))]
+    for label, texts in (("typical paste <= 8 KB", typical), ("200 KB issue body", big)):
+        ours, floor = [], []
+        for text in texts:
+            started = time.perf_counter()
+            diagnose(text, rules=rules, retriever=retriever)
+            ours.append(time.perf_counter() - started)
+            parsed = parse(as_parts(text))
+            query = salient_text(parsed, extract_signals(parsed))
+            started = time.perf_counter()
+            retriever.embeddings.embed_query(query)
+            floor.append(time.perf_counter() - started)
+        p50, p95 = statistics.median(ours), statistics.quantiles(ours, n=20)[-1]
+        f50 = statistics.median(floor)
+        row(f"warm latency p50, {label}", p50 * 1000, "ms", f50 * 1000, "one embedding call of the salient text",
+            "p50 <= 1.5x", p50 <= 1.5 * f50)
+        row(f"warm latency p95, {label}", p95 * 1000, "ms", f50 * 1000, "one embedding call (p50)", "-", None)
+
+
+def large_logs(tmp: Path, quick: bool) -> None:
+    idle = peak_rss_mb([BIN, "diagnose", "--json", "--no-retrieval", str(tmp / "small.txt")])
+    for size_mb in ((10,) if quick else (10, 100)):
+        path = write_log(tmp / f"log-{size_mb}mb.log", size_mb * 1024 * 1024)
+        grep = wall(["grep", "-c", "loss", str(path)], repeat=3)
+        ours = wall([BIN, "diagnose", "--json", "--no-retrieval", str(path)], repeat=1)
+        startup = wall([BIN, "diagnose", "--json", "--no-retrieval", str(tmp / "small.txt")], repeat=1)
+        mb = path.stat().st_size / 1e6
+        rate = mb / max(1e-6, ours - startup)
+        row(f"large log {size_mb} MB: throughput (process start excluded)", rate, "MB/s", mb / grep,
+            "grep -c over the same file", ">= 50 MB/s", rate >= 50)
+        peak = peak_rss_mb([BIN, "diagnose", "--json", "--no-retrieval", str(path)])
+        row(f"large log {size_mb} MB: peak RSS growth over the idle process", peak - idle, "MB", idle,
+            "idle `tunedoc diagnose` peak RSS", "<= 200 MB", peak - idle <= 200)
+        path.unlink()
+
+
+def plain_rag() -> None:
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+    from service.pipeline import diagnose, load_rules
+    from service.retrieval import open_retriever
+
+    rules, retriever = load_rules(), open_retriever()
+    splitter = RecursiveCharacterTextSplitter(chunk_size=800, chunk_overlap=80)
+    make = paste_factory(11)
+    texts = ["\n".join(make() for _ in range(60))[:50_000] for _ in range(10)]
+
+    def naive(text: str) -> None:
+        for chunk in splitter.split_text(text):  # embed the whole paste, query top-k per chunk
+            retriever.store.similarity_search_by_vector_with_relevance_scores(
+                retriever.embeddings.embed_query(chunk), k=5)
+
+    results = {}
+    for name, fn in (("tunedoc", lambda t: diagnose(t, rules=rules, retriever=retriever)), ("plain RAG", naive)):
+        started = time.perf_counter()
+        for text in texts:
+            fn(text)
+        elapsed = (time.perf_counter() - started) / len(texts)
+        tracemalloc.start()  # memory in a separate pass: tracemalloc slows Python down several times
+        fn(texts[0])
+        peak = tracemalloc.get_traced_memory()[1] / 1e6
+        tracemalloc.stop()
+        results[name] = (elapsed, peak)
+    (ours, our_peak), (rag, rag_peak) = results["tunedoc"], results["plain RAG"]
+    row("50 KB paste latency: tunedoc vs plain RAG", ours * 1000, "ms", rag * 1000,
+        "plain RAG (embed every chunk, query each)", "-", None)
+    row("50 KB paste Python peak memory: tunedoc vs plain RAG", our_peak, "MB", rag_peak, "plain RAG", "-", None)
+
+
+def ingest_times(tmp: Path) -> None:
+    from ingest.indexer import ingest
+
+    settings = replace(get_settings(), data_dir=tmp / "ingest-data", collection="bench")
+    full = ingest(settings=settings).seconds
+    noop = ingest(settings=settings).seconds
+    row("ingest: full build of the KB index", full, "s", None, "-", "<= 20 s", full <= 20)
+    row("ingest: no-op re-ingest", noop, "s", full, "full build", "<= 1 s", noop <= 1)
+
+
+def scaling(tmp: Path, quick: bool) -> None:
+    """KB x10 / x100: rules compile and per-diagnose cost with generated articles; HNSW query time with the same
+    number of generated vectors (random unit vectors: the cost of the index, not of the model)."""
+    import chromadb
+    import numpy as np
+    from chromadb.config import Settings as ChromaSettings
+
+    from service.kb import Catalogue
+    from service.pipeline import diagnose
+    from service.rules import RuleSet
+    from tests.kb_scale import scaled_catalogue
+
+    base = Catalogue.load()
+    make = paste_factory(5)
+    texts = ["\n".join(make() for _ in range(4))[:8000] for _ in range(40)]
+    chunks_per_article = 9
+    reference = None
+    for factor in ((1, 10) if quick else (1, 10, 100)):
+        catalogue = scaled_catalogue(base, factor)
+        started = time.perf_counter()
+        rules = RuleSet(catalogue)
+        rules.scan([])  # compile the RE2 set
+        compile_s = time.perf_counter() - started
+        started = time.perf_counter()
+        for text in texts:
+            diagnose(text, rules=rules)
+        per = (time.perf_counter() - started) / len(texts) * 1000
+        client = chromadb.EphemeralClient(ChromaSettings(anonymized_telemetry=False))
+        collection = client.create_collection(f"scale{factor}", metadata={"hnsw:space": "cosine"})
+        n = len(catalogue.articles) * chunks_per_article
+        rng = np.random.default_rng(0)
+        vectors = rng.normal(size=(n, 512)).astype("float32")
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        for start in range(0, n, 5000):
+            collection.add(ids=[str(i) for i in range(start, min(n, start + 5000))],
+                           embeddings=vectors[start:start + 5000].tolist())
+        query = vectors[:50].tolist()
+        started = time.perf_counter()
+        for q in query:
+            collection.query(query_embeddings=[q], n_results=24)
+        query_ms = (time.perf_counter() - started) / len(query) * 1000
+        if reference is None:
+            reference = (per, query_ms)
+        row(f"KB x{factor} ({len(catalogue.articles)} articles): rules per diagnose", per, "ms", reference[0],
+            "KB x1", "grows sub-linearly", None if factor == 1 else per / reference[0] < factor)
+        row(f"KB x{factor}: RE2 set compile", compile_s * 1000, "ms", None, "-", "-", None)
+        row(f"KB x{factor} ({n} chunks): vector query", query_ms, "ms", reference[1], "KB x1",
+            "sub-linear (HNSW)", None if factor == 1 else query_ms / reference[1] < factor)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions, no 100 MB log, no x100 KB")
+    args = parser.parse_args()
+    apply_offline_env()
+    with tempfile.TemporaryDirectory() as name:
+        tmp = Path(name)
+        cold_start(tmp)
+        warm_latency(args.quick)
+        large_logs(tmp, args.quick)
+        plain_rag()
+        ingest_times(tmp)
+        scaling(tmp, args.quick)
+        shutil.rmtree(tmp / "ingest-data", ignore_errors=True)
+    OUT.mkdir(exist_ok=True)
+    (OUT / "bench.json").write_text(json.dumps(ROWS, indent=2))
+    print("| measure | value | reference | ratio | goal | met |\n|---|---|---|---|---|---|")
+    for r in ROWS:
+        ref = f"{r['reference_value']} ({r['reference']})" if r["reference_value"] is not None else r["reference"]
+        met = {True: "yes", False: "**no**", None: "-"}[r["met"]]
+        print(f"| {r['measure']} | {r['value']} {r['unit']} | {ref} | {r['ratio'] or '-'} | {r['goal']} | {met} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,121 @@
+"""Stream a large log file into bounded state: the first lines (configs and prose), the last lines (where runs
+fail), the salient lines in between (errors and warnings, capped) and the metric records (downsampled), so a 100 MB
+log costs one pass and a bounded amount of memory.
+
+Scanning is chunked and done with C-speed primitives (str.split, str.find, regex finditer over a whole chunk);
+Python only touches the lines it keeps.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from service.models import Line, MetricRecord
+from service.parse import _SALIENT_MIDDLE, _metric_values
+from service.text import clean_line
+
+CHUNK_BYTES = 8 * 1024 * 1024
+STREAM_THRESHOLD_BYTES = 8 * 1024 * 1024  # smaller files are read whole
+# A streamed log keeps fewer lines than a paste: its config sits at the top and its failure at the end.
+HEAD_LINES, TAIL_LINES, MIDDLE_BUDGET = 2_000, 5_000, 3_000
+METRICS_KEEP = 2000  # first and last records kept each; non-finite and zero-loss records kept up to the same cap
+_LOSS = re.compile(r"(?<![\w.])['\"]?loss['\"]?\s*[:=]")
+
+
+@dataclass
+class StreamedLog:
+    lines: list[Line]
+    metrics: list[MetricRecord]
+    total_lines: int
+    total_bytes: int
+    notes: list[str] = field(default_factory=list)
+
+
+def _interesting(values: dict[str, float]) -> bool:
+    loss, norm = values.get("loss"), values.get("grad_norm")
+    return loss == 0.0 or norm == 0.0 or any(v != v or v in (float("inf"), float("-inf")) for v in values.values())
+
+
+def _matching_lines(text: str, pattern: re.Pattern[str], base: int):  # noqa: ANN202 - iterator
+    """(line number, line) for each line of `text` with a match; one regex pass over the whole chunk."""
+    position = line_index = 0
+    for match in pattern.finditer(text):
+        start = match.start()
+        if start < position:
+            continue  # another match on a line already yielded
+        line_index += text.count("\n", position, start)
+        line_start = text.rfind("\n", 0, start) + 1
+        line_end = text.find("\n", start)
+        line_end = len(text) if line_end < 0 else line_end
+        yield base + line_index + 1, text[line_start:line_end]
+        position = line_end
+
+
+def stream_file(path: Path, part: str = "input") -> StreamedLog:
+    head: list[Line] = []
+    tail: deque[str] = deque(maxlen=TAIL_LINES)
+    middle: list[Line] = []
+    first_metrics: list[MetricRecord] = []
+    last_metrics: deque[MetricRecord] = deque(maxlen=METRICS_KEEP)
+    odd_metrics: list[MetricRecord] = []
+    seen_lines = 0
+    total_bytes = 0
+    carry = ""
+    with path.open("rb") as f:
+        while True:
+            raw = f.read(CHUNK_BYTES)
+            total_bytes += len(raw)
+            text = carry + raw.decode("utf-8", errors="replace")
+            if raw:
+                cut = max(text.rfind("\n"), text.rfind("\r"))
+                if cut < 0:
+                    carry = text if len(text) < CHUNK_BYTES else ""  # a single huge line: keep its start only
+                    if len(text) >= CHUNK_BYTES:
+                        text = text[:4096]
+                    else:
+                        continue
+                else:
+                    carry, text = text[cut + 1:], text[:cut]
+            elif not text:
+                break
+            text = text.replace("\r\n", "\n").replace("\r", "\n")  # editor line numbering, C-speed
+            base = seen_lines
+            if len(head) < HEAD_LINES:
+                first = text.split("\n", HEAD_LINES - len(head))[:HEAD_LINES - len(head)]
+                head.extend(Line(part, base + i + 1, clean_line(t)) for i, t in enumerate(first))
+            for number, line_text in _matching_lines(text, _LOSS, base):
+                values = _metric_values(line_text)
+                if "loss" in values and len(values) >= 2:
+                    record = MetricRecord(Line(part, number, clean_line(line_text)), values)
+                    if len(first_metrics) < METRICS_KEEP:
+                        first_metrics.append(record)
+                    else:
+                        last_metrics.append(record)
+                        if _interesting(values) and len(odd_metrics) < METRICS_KEEP:
+                            odd_metrics.append(record)
+            if len(middle) < MIDDLE_BUDGET:
+                for number, line_text in _matching_lines(text, _SALIENT_MIDDLE, base):
+                    if number > HEAD_LINES:
+                        middle.append(Line(part, number, clean_line(line_text)))
+                        if len(middle) >= MIDDLE_BUDGET:
+                            break
+            lines = text.split("\n")
+            tail.extend(lines)
+            seen_lines += len(lines)
+            if not raw:
+                break
+    tail_start = seen_lines - len(tail) + 1
+    kept: dict[int, Line] = {line.number: line for line in head}
+    kept.update({line.number: line for line in middle if line.number < tail_start})
+    kept.update({tail_start + i: Line(part, tail_start + i, clean_line(t)) for i, t in enumerate(tail)})
+    metrics = sorted({r.line.number: r for r in first_metrics + odd_metrics + list(last_metrics)}.values(),
+                     key=lambda r: r.line.number)
+    notes = []
+    if seen_lines > len(kept):
+        notes.append(f"large log ({total_bytes / 1e6:.1f} MB, {seen_lines} lines): analysed the first {len(head)}, "
+                     f"the last {len(tail)} and {len(middle)} error/warning lines in between; "
+                     f"{len(metrics)} metric records kept")
+    return StreamedLog(sorted(kept.values(), key=lambda line: line.number), metrics, seen_lines, total_bytes, notes)
