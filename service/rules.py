@@ -20,6 +20,7 @@ from service.models import Line, Signal
 
 Status = Literal["holds", "fails", "unknown"]
 MAX_EVIDENCE_LINES = 5
+SET_SIZE = 1000
 DIAGNOSIS_THRESHOLD = 1.0
 
 
@@ -143,14 +144,19 @@ class RuleSet:
         return matchers
 
     @cached_property
-    def _set(self) -> re2.Set:
-        options = re2.Options()
-        options.max_mem = 256 << 20
-        pattern_set = re2.Set.SearchSet(options)
-        for pattern in self.patterns:
-            pattern_set.Add(pattern)
-        pattern_set.Compile()
-        return pattern_set
+    def _sets(self) -> list[tuple[int, re2.Set]]:
+        """The patterns as RE2 sets of at most SET_SIZE each: one set for today's KB; a 100x KB needs shards (one
+        set of 28k patterns exceeds RE2's memory budget). Each entry: (index of its first pattern, set)."""
+        shards = []
+        for offset in range(0, len(self.patterns), SET_SIZE):
+            options = re2.Options()
+            options.max_mem = 256 << 20
+            pattern_set = re2.Set.SearchSet(options)
+            for pattern in self.patterns[offset:offset + SET_SIZE]:
+                pattern_set.Add(pattern)
+            pattern_set.Compile()
+            shards.append((offset, pattern_set))
+        return shards
 
     @cached_property
     def compiled(self) -> list[re2._Regexp]:
@@ -159,14 +165,19 @@ class RuleSet:
     def scan(self, lines: list[Line]) -> dict[int, list[Line]]:
         """Pattern index -> the lines it matches (at most MAX_EVIDENCE_LINES kept each)."""
         hits: dict[int, list[Line]] = {}
-        match = self._set.Match
+        shards = self._sets
+        memo: dict[str, list[int]] = {}  # repeated lines (warnings, progress bars) are matched once
         for line in lines:
             if not line.text:
                 continue
-            for index in match(line.text) or ():
-                found = hits.setdefault(index, [])
-                if len(found) < MAX_EVIDENCE_LINES:
-                    found.append(line)
+            found = memo.get(line.text)
+            if found is None:
+                found = memo[line.text] = [offset + i for offset, shard in shards
+                                           for i in (shard.Match(line.text) or ())]
+            for index in found:
+                kept = hits.setdefault(index, [])
+                if len(kept) < MAX_EVIDENCE_LINES:
+                    kept.append(line)
         return hits
 
     def warm(self) -> None:
