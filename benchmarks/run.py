@@ -47,15 +47,16 @@ def wall(command: list[str], repeat: int = 3, env: dict | None = None) -> float:
 
 
 def peak_rss_mb(command: list[str]) -> float:
-    """Peak RSS of one child process (ru_maxrss of the children that finished so far is a running max)."""
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _, status, usage = os.wait4(proc.pid, 0)
-    return usage.ru_maxrss / 1024
+    """Peak RSS of one command: measured by a fresh wrapper process whose only child is the command, so
+    RUSAGE_CHILDREN's maximum is that command's own peak."""
+    wrapper = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, "
+               "stderr=subprocess.DEVNULL); print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+    out = subprocess.run([PY, "-c", wrapper, *command], capture_output=True, text=True, check=True).stdout
+    return int(out.strip()) / 1024
 
 
 def cold_start(tmp: Path) -> None:
     small = tmp / "small.txt"
-    small.write_text(paste_factory(1)())
     subprocess.run([BIN, "ingest"], check=True, capture_output=True)  # the index exists, as for a user
     floor = wall([PY, "-c", "import sentence_transformers, chromadb"])
     ours = wall([BIN, "diagnose", "--json", str(small)])
@@ -211,19 +212,24 @@ def scaling(tmp: Path, quick: bool) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="fewer repetitions, no 100 MB log, no x100 KB")
+    parser.add_argument("--only", choices=["cold", "warm", "logs", "rag", "ingest", "scaling"], action="append",
+                        help="run only these sections (repeatable)")
     args = parser.parse_args()
     apply_offline_env()
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
-        cold_start(tmp)
-        warm_latency(args.quick)
-        large_logs(tmp, args.quick)
-        plain_rag()
-        ingest_times(tmp)
-        scaling(tmp, args.quick)
+        wanted = set(args.only or ["cold", "warm", "logs", "rag", "ingest", "scaling"])
+        (tmp / "small.txt").write_text(paste_factory(1)())
+        steps = [("cold", lambda: cold_start(tmp)), ("warm", lambda: warm_latency(args.quick)),
+                 ("logs", lambda: large_logs(tmp, args.quick)), ("rag", plain_rag),
+                 ("ingest", lambda: ingest_times(tmp)), ("scaling", lambda: scaling(tmp, args.quick))]
+        for name_, step in steps:
+            if name_ in wanted:
+                step()
         shutil.rmtree(tmp / "ingest-data", ignore_errors=True)
     OUT.mkdir(exist_ok=True)
-    (OUT / "bench.json").write_text(json.dumps(ROWS, indent=2))
+    name = "bench.json" if not args.only else f"bench-{'-'.join(sorted(set(args.only)))}.json"
+    (OUT / name).write_text(json.dumps(ROWS, indent=2))
     print("| measure | value | reference | ratio | goal | met |\n|---|---|---|---|---|---|")
     for r in ROWS:
         ref = f"{r['reference_value']} ({r['reference']})" if r["reference_value"] is not None else r["reference"]
