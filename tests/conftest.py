@@ -8,17 +8,14 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import signal
 import socket
-import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 from service.config import apply_offline_env
+from tests.services import running
 
 apply_offline_env()
 
@@ -89,23 +86,7 @@ def server(data_dir: Path, retriever):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {**os.environ, "TUNEDOC_DATA_DIR": str(data_dir), "TUNEDOC_EMBED_THREADS": "1"}
-    proc = subprocess.Popen([str(Path(sys.executable).with_name("tunedoc")), "serve", "--port", str(port)],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail("tunedoc serve did not become ready")
-        time.sleep(0.5)
-    yield base
-    proc.send_signal(signal.SIGINT)
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    with running([str(Path(sys.executable).with_name("tunedoc")), "serve", "--port", str(port)], f"{base}/readyz",
+                 env=env):
+        yield base

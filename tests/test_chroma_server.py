@@ -1,14 +1,10 @@
 """Server mode: the same ingest and search against a real `chroma run` on loopback, started and stopped here."""
 
-import signal
 import socket
-import subprocess
 import sys
-import time
 from dataclasses import replace
 from pathlib import Path
 
-import httpx
 import pytest
 
 from ingest.indexer import ingest
@@ -17,6 +13,7 @@ from service.embeddings import PackagedEmbeddings
 from service.kb import Catalogue
 from service.retrieval import Retriever
 from service.store import open_vector_store
+from tests.services import running
 from tests.test_index_and_retrieval import small_kb
 
 
@@ -30,25 +27,9 @@ def _free_port() -> int:
 def chroma_server(tmp_path: Path):
     chroma = Path(sys.executable).with_name("chroma")
     port = _free_port()
-    proc = subprocess.Popen([str(chroma), "run", "--path", str(tmp_path / "server"), "--host", "127.0.0.1",
-                             "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail("chroma server did not start")
-        time.sleep(0.3)
-    yield port
-    proc.send_signal(signal.SIGINT)
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    with running([str(chroma), "run", "--path", str(tmp_path / "server"), "--host", "127.0.0.1", "--port", str(port)],
+                 f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=60):
+        yield port
 
 
 def test_ingest_and_search_through_a_chroma_server(tmp_path, chroma_server):

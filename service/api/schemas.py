@@ -111,13 +111,3 @@ class Health(BaseModel):
 class Readiness(BaseModel):
     status: str
     checks: dict[str, Any]
-
-
-class ReindexResult(BaseModel):
-    added: int
-    updated: int
-    skipped: int
-    deleted: int
-    seconds: float
-    location: str
-    model: str

@@ -2,27 +2,24 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
-
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 
 from service.api.deps import AdminAccess, EngineDep
 from service.api.errors import ERROR_RESPONSES
-from service.api.schemas import ReindexResult
+from ingest.indexer import IngestResult
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"], dependencies=[AdminAccess])
 
 
-@router.post("/reindex", response_model=ReindexResult, responses=ERROR_RESPONSES)
-async def reindex(engine: EngineDep) -> ReindexResult:
+@router.post("/reindex", response_model=IngestResult, responses=ERROR_RESPONSES)
+async def reindex(engine: EngineDep) -> IngestResult:
     """Re-ingest kb/ into the vector store (incremental: unchanged articles are skipped)."""
     from ingest.indexer import ingest
 
-    def run() -> ReindexResult:
+    def run() -> IngestResult:
         with engine.lock:
             embeddings = engine.retriever.embeddings if engine.retriever is not None else None
-            result = ingest(settings=engine.settings, embeddings=embeddings)
-        return ReindexResult(**asdict(result))
+            return ingest(settings=engine.settings, embeddings=embeddings)
 
     return await run_in_threadpool(run)
