@@ -12,14 +12,13 @@ import argparse
 import asyncio
 import json
 import random
-import signal
 import subprocess
 import time
 from pathlib import Path
 
 import httpx
 
-from benchmarks.load import OUT, free_port, start_server
+from benchmarks.load import OUT, serving
 from benchmarks.pastes import paste_factory
 from service.text import decode_bytes
 from tests.hostile import hostile_bytes
@@ -98,10 +97,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=60)
     args = parser.parse_args()
-    port = free_port()
-    proc = start_server(args.workers, port)
-    base = f"http://127.0.0.1:{port}"
-    try:
+    with serving(args.workers) as (proc, base):
         workers_before = workers_alive(proc.pid)
         rss_before = rss_mb(proc.pid)
         # Two halves: growth that stops after the first half is a high-water mark, not a leak.
@@ -109,18 +105,12 @@ def main() -> None:
         rss_mid = rss_mb(proc.pid)
         second = asyncio.run(run(base, args.clients, args.seconds / 2))
         rss_after = rss_mb(proc.pid)
-        result = {"statuses": {str(k): first["statuses"].get(k, 0) + second["statuses"].get(k, 0)
-                               for k in sorted(set(first["statuses"]) | set(second["statuses"]))},
-                  "transport_errors": first["transport_errors"] + second["transport_errors"],
-                  "server_errors": first["server_errors"] + second["server_errors"]}
         workers_after = workers_alive(proc.pid)
         ready_after = httpx.get(f"{base}/readyz", timeout=10).status_code
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    result = {"statuses": {str(k): first["statuses"].get(k, 0) + second["statuses"].get(k, 0)
+                           for k in sorted(set(first["statuses"]) | set(second["statuses"]))},
+              "transport_errors": first["transport_errors"] + second["transport_errors"],
+              "server_errors": first["server_errors"] + second["server_errors"]}
     result.update({"workers": args.workers, "clients": args.clients, "seconds": args.seconds,
                    "workers_survived": workers_before == workers_after, "ready_after": ready_after,
                    "rss_mb_before": rss_before, "rss_mb_mid": rss_mid, "rss_mb_after": rss_after,

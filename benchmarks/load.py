@@ -14,17 +14,19 @@ import argparse
 import asyncio
 import json
 import os
-import signal
 import socket
 import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 
 from benchmarks.pastes import paste_factory
+from benchmarks.procs import stop_process, wait_ready
 
 OUT = Path(__file__).with_name("out")
 
@@ -35,24 +37,23 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(workers: int, port: int) -> subprocess.Popen:
+@contextmanager
+def serving(workers: int) -> Iterator[tuple[subprocess.Popen, str]]:
+    """`tunedoc serve` on a free loopback port, ready on every worker; stopped on exit."""
+    port = free_port()
     tunedoc = Path(sys.executable).with_name("tunedoc")
     proc = subprocess.Popen([str(tunedoc), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers",
                              str(workers)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             env={**os.environ, "TUNEDOC_NO_UI": "1"})
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        try:
-            # readiness of one worker is not all of them: wait for several consecutive ready answers
-            if all(httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200 for _ in range(workers * 4)):
-                return proc
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None:
-            raise SystemExit("server exited during start-up")
-        time.sleep(0.5)
-    proc.kill()
-    raise SystemExit("server not ready after 180 s")
+    base = f"http://127.0.0.1:{port}"
+    # one worker being ready is not all of them: ask for several ready answers in a row
+    if not wait_ready(proc, f"{base}/readyz", 180, consecutive=workers * 4):
+        proc.kill()
+        raise SystemExit("server not ready after 180 s")
+    try:
+        yield proc, base
+    finally:
+        stop_process(proc)
 
 
 async def closed_loop(url: str, clients: int, seconds: float) -> dict:
@@ -122,18 +123,10 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=30)
     args = parser.parse_args()
-    port = free_port()
-    proc = start_server(args.workers, port)
-    url = f"http://127.0.0.1:{port}/v1/diagnose"
-    try:
+    with serving(args.workers) as (_, base):
+        url = f"{base}/v1/diagnose"
         closed = asyncio.run(closed_loop(url, args.clients, args.seconds))
         opened = asyncio.run(open_loop(url, max(1.0, closed["throughput_rps"] / 2), args.seconds))
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
     result = {"workers": args.workers, "clients": args.clients, "closed_loop": closed, "open_loop_half_rate": opened,
               "cpus": os.cpu_count()}
     OUT.mkdir(exist_ok=True)
