@@ -52,6 +52,8 @@ def article_page(article: Article, catalogue: Catalogue) -> str:
         lines += ["Shares a symptom with: " + ", ".join(f"[`{s}`]({s}.md)" for s in siblings), ""]
     lines += [article.body.strip(), "", "## Fix steps", ""]
     lines += [f"{i}. {step.en}  \n   {step.zh}" for i, step in enumerate(article.fix.steps, start=1)]
+    if article.fix.no_patch:
+        lines += ["", f"No config patch: {article.fix.no_patch}"]
     if article.fix.patch:
         lines += ["", "### Config patch", ""]
         for target, patch in sorted(article.fix.patch.items()):

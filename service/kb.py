@@ -103,6 +103,8 @@ class Fix(BaseModel):
     model_config = ConfigDict(extra="forbid")
     steps: list[FixStep] = Field(min_length=1)
     patch: dict[Literal["train-config", "deepspeed-config", "env"], dict[str, Any]] | None = None
+    # Declared, not guessed: an article without a patch says why its fix is not a setting (the lint checks it).
+    no_patch: str | None = None
 
 
 class Article(BaseModel):
@@ -285,6 +287,8 @@ def lint(catalogue: Catalogue) -> list[str]:
             problems.append(f"{where}: body lacks headings {missing}")
         elif positions != sorted(positions):
             problems.append(f"{where}: body headings out of order (expected {list(BODY_HEADINGS)})")
+        if (article.fix.patch is None) == (article.fix.no_patch is None):
+            problems.append(f"{where}: give either fix.patch (the fix is a setting) or fix.no_patch (why it is not)")
         for matcher in article.conditions:
             if matcher.required and matcher.ask is None:
                 problems.append(f"{where}: required condition {matcher.id!r} has no `ask`")

@@ -67,7 +67,8 @@ def test_lint_catches_catalogue_level_problems(tmp_path: Path):
     )
     problems = "\n".join(lint(Catalogue.load(tmp_path)))
     for needle in ("file name must be", "not a taxonomy label", "unknown group", "not an https URL",
-                   "body lacks headings", "no `trigger` fixture", "no `ok` fixture", "has no article"):
+                   "body lacks headings", "no `trigger` fixture", "no `ok` fixture", "has no article",
+                   "give either fix.patch"):
         assert needle in problems
 
 
