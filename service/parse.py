@@ -109,9 +109,14 @@ def _strip_comment(value: str) -> str:
     return re.split(r"\s+#", value, maxsplit=1)[0]
 
 
+# Settings quoted in Markdown emphasis or code spans: `**flash_attn: disabled**`, `` `bf16: true` ``.
+_EMPHASIS = re.compile(r"^(\s*)(?:\*\*|__|`)(.*?)(?:\*\*|__|`)\s*$")
+
+
 def _yaml_facts(line: Line, stack: list[tuple[int, str]]) -> Fact | None:
-    match = _YAML_KEY.match(line.text)
-    if not match or _URLISH.match(line.text):
+    text = _EMPHASIS.sub(r"\1\2", line.text) if ("*" in line.text or "`" in line.text or "_" in line.text) else line.text
+    match = _YAML_KEY.match(text)
+    if not match or _URLISH.match(text):
         return None
     indent = len(match.group(1))
     key = match.group(2)

@@ -572,6 +572,8 @@ _GPU_COUNT = [
     re.compile(r"(?i)num_processes\s*[:=]\s*(\d+)"),
     re.compile(r"(?i)--num_gpus[= ](\d+)"),
     re.compile(r"(?i)\b(\d+)\s*GPUs\b"),
+    re.compile(r"(?i)(?<![\w.])(\d{1,2})\s*(?:x\s*)?(?:NVIDIA\s+)?(?:Tesla\s+)?(?:GeForce\s+)?(?:RTX\s*)?"
+               r"(?:A100|A800|H100|H800|H20|V100|A6000|A40|L40S?|4090|3090)\b"),
 ]
 
 

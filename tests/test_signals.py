@@ -87,3 +87,11 @@ def test_size_mismatch_kind():
 def test_every_emitted_signal_is_in_the_vocabulary():
     text = open(__file__, encoding="utf-8").read()
     assert set(signals(text)) <= set(SIGNALS)
+
+
+def test_settings_in_markdown_emphasis_and_gpu_counts_in_prose():
+    assert signals("**flash_attn: disabled**")["attn.impl"] == "disabled"
+    assert signals("`bf16: true`")["precision"] == "bf16"
+    s = signals("8 A800-80G machine")
+    assert s["gpu.count"] == 8 and s["gpu.model"] == "A800"
+    assert "gpu.count" not in signals("transformers 4.46 on an A100")
