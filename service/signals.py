@@ -73,7 +73,6 @@ def _metric_signals(records: list[MetricRecord], out: _Collector) -> None:
     all_lines = [r.line for r in records]
     out.set("metrics.records", len(records), all_lines[:1])
     losses = [r.values.get("loss") for r in records]
-    norms = [r.values.get("grad_norm") for r in records]
 
     zero = [r.line for r in records if r.values.get("loss") == 0.0]
     if zero:
