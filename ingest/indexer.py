@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from service.config import Settings, get_settings
 from service.embeddings import PackagedEmbeddings
+from service.errors import IndexUnavailableError
 from service.kb import Catalogue
 from service.store import collection_name, open_vector_store, store_location
 
@@ -40,6 +42,11 @@ def _state_path(settings: Settings, model: str) -> Path:
 
 def _wanted_state(settings: Settings, catalogue: Catalogue, model: str) -> dict[str, str]:
     return {"kb": catalogue.fingerprint, "model": model, "store": store_location(settings)}
+
+
+def store_count(store) -> int:  # noqa: ANN001 - langchain_chroma.Chroma
+    """Chunks in the vector store (langchain-chroma exposes no public count; this is the one place that asks)."""
+    return int(store._collection.count())
 
 
 def is_stale(settings: Settings | None = None, catalogue: Catalogue | None = None) -> bool:
@@ -74,8 +81,17 @@ def ingest(*, force: bool = False, settings: Settings | None = None,
     catalogue = Catalogue.load(settings.kb_dir)
     store = open_vector_store(settings, embeddings, model)
     name = collection_name(settings, model)
-    records = SQLiteRecordManager(f"{store_location(settings)}/{name}", settings.data_dir / "records.sqlite")
     try:
+        records = SQLiteRecordManager(f"{store_location(settings)}/{name}", settings.data_dir / "records.sqlite")
+        records.list_keys(limit=1)  # a corrupt records file fails here, with a clear error below
+    except sqlite3.DatabaseError as exc:
+        raise IndexUnavailableError(f"the record manager {settings.data_dir / 'records.sqlite'} is unreadable "
+                                    f"({exc}): delete it and run `tunedoc ingest --force`") from exc
+    try:
+        if store_count(store) < len(records.list_keys()):
+            # The store lost chunks the records say it has (a deleted or replaced chroma.sqlite3): the records
+            # would make `index` skip them as unchanged, so forget them and rebuild.
+            records.delete_keys(records.list_keys())
         result = index(build_documents(catalogue), records, store, cleanup="full", source_id_key="source",
                        force_update=force, key_encoder="sha256")
     finally:

@@ -5,6 +5,7 @@ tunedoc's errors into a message and an exit code (2), never a traceback.
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -39,9 +40,16 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
 
 
 def _retriever():  # noqa: ANN202 - lazy import keeps the heavy stack off paths that do not retrieve
+    """The retriever, or None with a note: like the API, the CLI still diagnoses by rules when the index cannot be
+    opened or built (a read-only or full data dir, a broken store)."""
     from service.retrieval import open_retriever
 
-    return open_retriever(build_if_stale=True)
+    try:
+        return open_retriever(build_if_stale=True)
+    except Exception as exc:  # noqa: BLE001 - any store failure degrades to rules-only, said on stderr
+        print(f"note: retrieval unavailable ({type(exc).__name__}: {str(exc)[:200]}); diagnosing by rules only",
+              file=sys.stderr)
+        return None
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -132,16 +140,23 @@ def cmd_triage(args: argparse.Namespace) -> int:
     return 0
 
 
+def _workers(value: str) -> str:
+    if value != "auto" and not (value.isdigit() and int(value) >= 1):
+        raise argparse.ArgumentTypeError("expected a positive number or `auto`")
+    return value
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import os
 
-    import uvicorn
+    from service.api.server import run
 
+    workers = (os.cpu_count() or 1) if args.workers == "auto" else int(args.workers)
     # Each worker embeds with its share of the cores; more BLAS threads than cores only adds contention.
-    os.environ.setdefault("TUNEDOC_EMBED_THREADS", str(max(1, (os.cpu_count() or 1) // max(1, args.workers))))
-    print(f"tunedoc: serving on http://{args.host}:{args.port} (API docs at /docs)", file=sys.stderr)
-    uvicorn.run("service.api.app:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
-                log_level="info")
+    os.environ.setdefault("TUNEDOC_EMBED_THREADS", str(max(1, (os.cpu_count() or 1) // max(1, workers))))
+    print(f"tunedoc: serving on http://{args.host}:{args.port} with {workers} worker(s) (API docs at /docs)",
+          file=sys.stderr)
+    run(args.host, args.port, workers)
     return 0
 
 
@@ -211,7 +226,10 @@ def build_parser() -> argparse.ArgumentParser:
                        epilog="Example: tunedoc serve --host 127.0.0.1 --port 8000 --workers 2")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    # One worker by default: the chat's Gradio queue keeps its events in process memory, so a browser session must
+    # reach the same process. API-only deployments (TUNEDOC_NO_UI=1) can use `--workers auto`, one per core.
+    p.add_argument("--workers", default="1", type=_workers,
+                   help="uvicorn worker processes, or `auto` for one per core (default 1: the chat needs one)")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("mcp", help="Model Context Protocol server over stdio (tools: diagnose, search, explain)",
@@ -237,6 +255,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
         print(f"error: {exc.strerror}: {exc.filename}", file=sys.stderr)
+        return 2
+    except sqlite3.DatabaseError as exc:
+        print(f"error: the index's database is unreadable ({exc}); run `tunedoc index verify --repair` or delete "
+              f"the data dir (TUNEDOC_DATA_DIR) and run `tunedoc ingest`", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a full disk, a read-only data dir
+        print(f"error: {exc.strerror or exc}{': ' + str(exc.filename) if exc.filename else ''}", file=sys.stderr)
         return 2
     except BrokenPipeError:
         return 0

@@ -12,7 +12,17 @@ from service.pipeline import as_parts
 from service.redact import redact
 from service.signals import extract_signals
 
-_SALIENT = re.compile(r"(?i)(\w*(error|exception)\b.*|.*(failed|timeout|killed|not found|mismatch|cannot|can't|nan\b).*)")
+# A salient line starts with an error name (`RuntimeError: ...`) or holds a failure word. Two linear searches:
+# `\w*(error)\b.*|.*(failed...).*` as one fullmatch backtracked quadratically on long lines.
+_FIRST_WORD = re.compile(r"\w+")
+_FAILURE_WORD = re.compile(r"(?i)failed|timeout|killed|not found|mismatch|cannot|can't|\bnan\b")
+
+
+def _is_salient(text: str) -> bool:
+    first = _FIRST_WORD.match(text)
+    if first and first.group(0).lower().endswith(("error", "exception")):
+        return True
+    return _FAILURE_WORD.search(text) is not None
 
 
 def salient_line(text: str) -> str:
@@ -21,11 +31,12 @@ def salient_line(text: str) -> str:
     if "exception.type" in signals:
         line = signals["exception.type"].lines[0].text
     else:
-        line = next((ln.text for ln in parsed.lines[1:] if _SALIENT.fullmatch(ln.text.strip())),
+        line = next((ln.text for ln in parsed.lines[1:] if _is_salient(ln.text.strip())),
                     parsed.lines[0].text if parsed.lines else "")
     # Normalise numbers, paths and quoted names so the same error from different runs groups together.
-    line = re.sub(r"(/[\w.\-]+)+", "<path>", redact(line.strip()))
-    line = re.sub(r"\d+(\.\d+)?", "N", line)
+    # Paths of two segments or more (not `</b>`), and numbers standing alone (not the 4 of `GLM-4v-9b`).
+    line = re.sub(r"(?<![\w<])(?:/[\w.\-]+){2,}", "<path>", redact(line.strip()))
+    line = re.sub(r"(?<![\w.])\d+(?:\.\d+)?(?![\w.])", "N", line)
     return line[:100] or "(empty)"
 
 

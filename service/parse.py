@@ -7,7 +7,9 @@ came from, so evidence can point at it. Nothing here executes or deserialises ob
 
 from __future__ import annotations
 
+import os
 import re
+import time
 from collections.abc import Iterable
 
 from service.models import Fact, Line, MetricRecord, Parsed, Part, Segment
@@ -202,9 +204,11 @@ _COMMAND = re.compile(
     r"swift|bash|sh|srun|CUDA_VISIBLE_DEVICES=|FORCE_TORCHRUN=|export\s)"
 )
 _LOG = re.compile(
-    r"^\s*(\[(INFO|WARNING|ERROR|DEBUG)|(INFO|WARNING|ERROR|DEBUG|W\d{4}|E\d{4}|I\d{4})\b|\[?\d{4}-\d{2}-\d{2}[ T]\d|"
-    r"\d{2}/\d{2}/\d{4}|.*\d+%\|)"
+    r"^\s*+(\[(INFO|WARNING|ERROR|DEBUG)|(INFO|WARNING|ERROR|DEBUG|W\d{4}|E\d{4}|I\d{4})\b|\[?\d{4}-\d{2}-\d{2}[ T]\d|"
+    r"\d{2}/\d{2}/\d{4})"
 )
+# A progress bar anywhere in the line (`45%|####`). Kept apart from _LOG: `^\s*.*\d+%\|` backtracks quadratically.
+_PROGRESS = re.compile(r"\d%\|")
 
 
 def _line_kind(line: Line, in_json: bool, has_metrics: bool) -> str:
@@ -219,7 +223,7 @@ def _line_kind(line: Line, in_json: bool, has_metrics: bool) -> str:
         return "env"
     if _COMMAND.match(text) or (text.lstrip().startswith("--") and len(text.strip()) > 3):
         return "command"
-    if _LOG.match(text):
+    if _LOG.match(text) or _PROGRESS.search(text):
         return "log"
     if _YAML_KEY.match(text) and not _URLISH.match(text):
         return "yaml"
@@ -282,6 +286,10 @@ def parse(parts: list[Part]) -> Parsed:
     return parse_lines(lines, _metric_records(all_lines), [note] if note else [])
 
 
+# A per-request CPU budget for the line pass (every pattern is linear, but a hostile paste can still be huge).
+PARSE_BUDGET_SECONDS = float(os.environ.get("TUNEDOC_PARSE_BUDGET", "10"))
+
+
 def parse_lines(lines: list[Line], metrics: list[MetricRecord], notes: list[str]) -> Parsed:
     """Segments and facts for lines already numbered (a paste, or the bounded lines of a streamed log)."""
     metric_lines = {id(r.line) for r in metrics}
@@ -291,7 +299,14 @@ def parse_lines(lines: list[Line], metrics: list[MetricRecord], notes: list[str]
     json_stack: list[str] = []
     json_depth = 0
     previous_part = None
-    for line in lines:
+    deadline = time.monotonic() + PARSE_BUDGET_SECONDS
+    for index, line in enumerate(lines):
+        if index % 1024 == 1023 and time.monotonic() > deadline:
+            notes = [*notes, f"input too complex: analysed its first {index} of {len(lines)} lines within the "
+                             f"{PARSE_BUDGET_SECONDS:g} s budget"]
+            lines = lines[:index]
+            kinds = kinds[:index]
+            break
         if line.part != previous_part:
             yaml_stack, json_stack, json_depth, previous_part = [], [], 0, line.part
         text = line.text

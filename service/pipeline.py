@@ -15,6 +15,7 @@ from service.rank import rank, signals_out
 from service.rules import RuleSet
 from service.salient import salient_text
 from service.signals import extract_signals
+from service.text import valid_unicode
 
 if TYPE_CHECKING:
     from service.retrieval import Retriever
@@ -28,11 +29,12 @@ def load_rules(kb_dir: str | None = None) -> RuleSet:
 
 
 def as_parts(text: str | list[Part] | dict[str, str]) -> list[Part]:
+    """The library boundary: every surface's input becomes parts of valid Unicode here."""
     if isinstance(text, str):
-        return [Part("input", text)]
+        return [Part("input", valid_unicode(text))]
     if isinstance(text, dict):
-        return [Part(name, value) for name, value in text.items() if value is not None]
-    return list(text)
+        return [Part(valid_unicode(name), valid_unicode(value)) for name, value in text.items() if value is not None]
+    return [Part(valid_unicode(p.name), valid_unicode(p.text)) for p in text]
 
 
 def diagnose(

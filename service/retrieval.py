@@ -66,6 +66,11 @@ class Retriever:
                 best[article_id] = max(best.get(article_id, -1.0), round(1.0 - float(distance), 6))
         return sorted(best.items(), key=lambda x: (-x[1], x[0]))
 
+    def chunk_count(self) -> int:
+        from ingest.indexer import store_count
+
+        return store_count(self.store)
+
     def search(self, query: str, k: int = 5, vector: list[float] | None = None) -> list[Hit]:
         if not query.strip():
             return []
@@ -73,13 +78,14 @@ class Retriever:
         return rrf([self.bm25_ranking(query), dense])[:k]
 
 
-def open_retriever(*, build_if_stale: bool = True, settings: Settings | None = None) -> Retriever:
+def open_retriever(*, build_if_stale: bool = True, settings: Settings | None = None,
+                   embeddings: PackagedEmbeddings | None = None) -> Retriever:
     from ingest.indexer import ingest, is_stale
     from service.store import open_vector_store
 
     settings = settings or get_settings()
     catalogue = Catalogue.load(settings.kb_dir)
-    embeddings = PackagedEmbeddings(settings.embedding_model)
+    embeddings = embeddings or PackagedEmbeddings(settings.embedding_model)
     if build_if_stale and is_stale(settings, catalogue):
         ingest(settings=settings, embeddings=embeddings)
     store = open_vector_store(settings, embeddings, settings.embedding_model)

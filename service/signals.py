@@ -566,7 +566,7 @@ _GPU_PATTERNS = [(name, re.compile(pattern), cc, p2p) for name, pattern, cc, p2p
 _GPU_COUNT = [
     re.compile(r"(?i)GPU number\s*:\s*(\d+)"),
     re.compile(r"(?i)\b(\d+)\s*[x×*]\s*(?:NVIDIA\s+)?(?:Tesla\s+)?(?:GeForce\s+)?(?:RTX\s*)?[A-Z]?\d{2,4}\b"),
-    re.compile(r"(\d+)\s*(?:卡|张卡|块卡|张|块)"),
+    re.compile(r"(?<!\d)(\d+)\s*(?:卡|张卡|块卡|张|块)"),  # (?<!\d): no restart inside a digit run
     re.compile(r"(?i)--nproc_per_node[= ](\d+)"),
     re.compile(r"(?i)num_processes\s*[:=]\s*(\d+)"),
     re.compile(r"(?i)--num_gpus[= ](\d+)"),

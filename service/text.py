@@ -45,6 +45,14 @@ def decode_bytes(data: bytes) -> Decoded:
         return Decoded(text, "utf-8", note=f"{bad} byte sequence(s) were not valid UTF-8 or GB18030 and were replaced")
 
 
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def valid_unicode(text: str) -> str:
+    """Lone surrogates (JSON allows `"\\ud800"`) cannot be encoded as UTF-8 anywhere downstream: replace them."""
+    return _SURROGATE.sub("\ufffd", text) if _SURROGATE.search(text) else text
+
+
 def split_lines(text: str) -> list[str]:
     """Split like an editor does and clean each line for matching (ANSI and control characters removed)."""
     if not text:

@@ -136,11 +136,13 @@ def test_triage_route(client, typed, rules):
     assert client.post("/v1/triage", json={"reports": []}).status_code == 422
 
 
-def test_health_and_readiness(client, rules):
+def test_health_and_readiness(client, rules, tmp_path):
     assert client.get("/healthz").json() == {"status": "ok"}
     ready = client.get("/readyz")
     assert ready.status_code == 200 and ready.json()["checks"]["model_loaded"] is True
-    with make_client(rules, retriever=None) as c:
+    blocked = tmp_path / "not-a-dir"
+    blocked.write_text("a file where the data dir should be: the index cannot be opened")
+    with make_client(rules, retriever=None, data_dir=blocked) as c:
         not_ready = c.get("/readyz")
         assert not_ready.status_code == 503 and not_ready.json()["status"] == "not_ready"
         assert c.post("/v1/search", json={"query": "x"}).status_code == 503

@@ -6,14 +6,13 @@ pastes are kept in the session state (the engine is shared by the process).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import gradio as gr
 from fastapi import FastAPI
 
-from service.text import decode_bytes
 from ui.conversation import Conversation
 from ui.examples import EXAMPLES
+from ui.upload_guard import UploadPathGuard
+from ui.uploads import read_upload
 
 INTRO = """\
 # tunedoc
@@ -24,25 +23,18 @@ base. · 粘贴训练日志、配置或环境信息，我来诊断原因并给�
 """
 
 
-def _read_upload(item: object) -> tuple[str, str | None]:
-    path = Path(item if isinstance(item, str) else item.get("path", "") if isinstance(item, dict) else str(item))
-    data = path.read_bytes()
-    if b"\x00" in data[:8192] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return path.name, None
-    return path.name, decode_bytes(data).text
-
-
 def build_blocks(app: FastAPI) -> gr.Blocks:
     def respond(message: dict | str | None, history: list, pastes: list):  # noqa: ANN202 - Gradio outputs
         engine = app.state.engine
         text = message.get("text", "") if isinstance(message, dict) else (message or "")
-        uploads = [_read_upload(f) for f in (message.get("files", []) if isinstance(message, dict) else [])]
+        files = message.get("files", []) if isinstance(message, dict) else []
+        uploads = [read_upload(f) for f in (files if isinstance(files, list) else [])]
         conversation = Conversation(engine.rules, engine.retriever, list(map(tuple, pastes)))
-        answer = conversation.reply(text, [(name, body) for name, body in uploads if body is not None])
-        skipped = [name for name, body in uploads if body is None]
-        if skipped:
-            answer = f"_Not text, not read: {', '.join(skipped)}_\n\n{answer}"
-        shown = Conversation.shown(text) or ", ".join(name for name, _ in uploads)
+        answer = conversation.reply(text, [(u.name, u.text) for u in uploads if u.text is not None])
+        notes = [f"{u.name}: {u.note}" if u.text is None else u.note for u in uploads if u.note]
+        if notes:
+            answer = "\n".join(f"_{Conversation.shown(note)}_" for note in notes) + "\n\n" + answer
+        shown = Conversation.shown(text) or ", ".join(Conversation.shown(u.name) for u in uploads)
         history = history + [{"role": "user", "content": shown}, {"role": "assistant", "content": answer}]
         return history, None, [list(p) for p in conversation.pastes]
 
@@ -65,4 +57,6 @@ def build_blocks(app: FastAPI) -> gr.Blocks:
 
 
 def mount_ui(app: FastAPI, path: str = "/ui") -> None:
+    # Gradio copies any client-named file into its cache before `respond` runs: refuse such events first.
+    app.add_middleware(UploadPathGuard, prefix=f"{path}/gradio_api/")
     gr.mount_gradio_app(app, build_blocks(app), path=path, footer_links=[])

@@ -17,6 +17,10 @@ from service.signals import extract_signals
 from service.text import detect_lang
 
 _QUESTION = re.compile(r"(?i)^\s*(how|what|why|when|where|which|can|could|should|is|are|does|do|如何|怎么|怎样|什么|为什么|为何|能否|可以|是否|请问)\b|[?？]\s*$")
+# One session's state is bounded: the pastes kept (newest first) and what the history shows of a message.
+MAX_SESSION_CHARS = 4 * 1024 * 1024
+MAX_PASTES = 16
+SHOWN_CHARS = 2_000
 _REF = re.compile(r"https://github\.com/([\w.-]+/[\w.-]+)/(issues|pull)/(\d+)")
 
 TEXT = {
@@ -49,8 +53,16 @@ class Conversation:
     pastes: list[tuple[str, str]] = field(default_factory=list)  # (part name, text)
 
     def add_paste(self, text: str, name: str | None = None) -> DiagnoseResult:
-        self.pastes.append((name or f"message {len(self.pastes) + 1}", text))
+        self._keep(name or f"message {len(self.pastes) + 1}", text)
         return diagnose([Part(n, t) for n, t in self.pastes], rules=self.rules, retriever=self.retriever)
+
+    def _keep(self, name: str, text: str) -> None:
+        """Add a paste; drop the oldest ones past the session bound (the newest evidence matters most)."""
+        # Kept redacted: the session state never holds a pasted secret (markers keep the line's shape).
+        self.pastes.append((redact(name), redact(text[-MAX_SESSION_CHARS:])))
+        while len(self.pastes) > MAX_PASTES or (
+                len(self.pastes) > 1 and sum(len(t) for _, t in self.pastes) > MAX_SESSION_CHARS):
+            self.pastes.pop(0)
 
     def reply(self, text: str, files: list[tuple[str, str]] = ()) -> str:
         """The Markdown answer to one user turn (a paste, uploaded files, or a question)."""
@@ -58,7 +70,7 @@ class Conversation:
         if not files and is_question(text):
             return self.answer(text)
         for name, content in files:
-            self.pastes.append((name, content))
+            self._keep(name, content)
         if not text.strip() and not files:
             return TEXT[detect_lang([text])]["paste"]
         result = self.add_paste(text) if text.strip() else diagnose(
@@ -86,5 +98,9 @@ class Conversation:
 
     @staticmethod
     def shown(text: str) -> str:
-        """What the chat history displays of the user's own message: secrets redacted."""
-        return redact(text)
+        """What the chat history displays of the user's own message: secrets redacted, long pastes cut."""
+        text = redact(text)
+        if len(text) > SHOWN_CHARS:
+            more = text.count("\n", SHOWN_CHARS) + 1
+            text = f"{text[:SHOWN_CHARS]}\n… ({more} more line(s), {len(text) - SHOWN_CHARS} characters not shown)"
+        return text

@@ -16,6 +16,8 @@ from fastapi.middleware.cors import CORSMiddleware
 from service.api import errors
 from service.api.deps import Engine
 from service.api.limits import BodySizeLimit
+from service.api.server import install_log_filters
+from service.api.ui_access import ReadKeyGuard
 from service.api.routes import admin, diagnose, diagnoses, health, search, triage
 from service.config import Settings, apply_offline_env, get_settings
 from service.pipeline import load_rules
@@ -35,19 +37,13 @@ def open_engine(settings: Settings, *, retrieval: bool = True) -> Engine:
     engine = Engine(settings=settings, rules=load_rules(str(settings.kb_dir)))
     engine.rules.warm()
     if retrieval:
-        try:
-            from service.retrieval import open_retriever
-
-            engine.retriever = open_retriever(build_if_stale=True, settings=settings)
-            engine.retriever.embeddings.embed_query("warm up")  # load the model now, not on the first request
-        except Exception as exc:  # the API still diagnoses without retrieval; /readyz reports why
-            log.exception("retrieval unavailable")
-            engine.startup_error = f"{type(exc).__name__}: {exc}"
+        engine.reload()
     return engine
 
 
 def create_app(settings: Settings | None = None, *, retrieval: bool = True, with_ui: bool | None = None) -> FastAPI:
     apply_offline_env()
+    install_log_filters()
     if with_ui is None:
         with_ui = os.environ.get("TUNEDOC_NO_UI", "") not in ("1", "true")
     settings = settings or get_settings()
@@ -67,6 +63,7 @@ def create_app(settings: Settings | None = None, *, retrieval: bool = True, with
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
                            allow_methods=["GET", "POST"], allow_headers=["Authorization", "Content-Type"])
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(ReadKeyGuard, settings=settings)  # the chat follows the API's read policy
     if with_ui:
         try:
             from ui.chat import mount_ui

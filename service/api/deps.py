@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hmac
+import logging
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Annotated
 
@@ -11,7 +13,11 @@ from fastapi import Depends, Request
 
 from service.api.errors import ApiError
 from service.config import Settings
+from service.kb import Catalogue
 from service.rules import RuleSet
+
+log = logging.getLogger("tunedoc.api")
+RECOVERY_INTERVAL = 10.0  # seconds between attempts to reopen a failed index (a freed disk, a restarted server)
 
 
 @dataclass
@@ -23,6 +29,37 @@ class Engine:
     retriever: object | None = None
     startup_error: str | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
+    last_attempt: float = 0.0
+
+    def reload(self, *, retrieval: bool = True) -> None:
+        """Compile the rules and open the retriever for kb/ as it is now, then swap both in at once: a request sees
+        the old engine or the new one, never rules of one KB with the index of another."""
+        self.last_attempt = time.monotonic()
+        rules = RuleSet(Catalogue.load(self.settings.kb_dir))
+        rules.warm()
+        retriever = None
+        error = None
+        if retrieval:
+            try:
+                from service.retrieval import open_retriever
+
+                current = self.retriever
+                embeddings = current.embeddings if current is not None else None
+                retriever = open_retriever(build_if_stale=True, settings=self.settings, embeddings=embeddings)
+                if embeddings is None:
+                    retriever.embeddings.embed_query("warm up")  # load the model now, not on the first request
+            except Exception as exc:  # the API still diagnoses without retrieval; /readyz reports why
+                log.exception("retrieval unavailable")
+                error = f"{type(exc).__name__}: {exc}"
+        with self.lock:
+            self.rules, self.startup_error = rules, error
+            if retriever is not None or not retrieval:
+                self.retriever = retriever
+
+    def recover_if_due(self) -> None:
+        """After a failure (disk full, store unreachable), try again now and then instead of needing a restart."""
+        if time.monotonic() - self.last_attempt >= RECOVERY_INTERVAL:
+            self.reload()
 
     def require_retriever(self):  # noqa: ANN201 - service.retrieval.Retriever, imported lazily
         if self.retriever is None:

@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from service.errors import InputError, KnowledgeBaseError, TunedocError
 
@@ -51,6 +52,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and "parsing the body" in str(exc.detail):  # FastAPI's JSON decode failure
+            return error_response(422, "body: not valid JSON (malformed or nested too deeply)")
         return error_response(exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
 
     @app.exception_handler(RequestValidationError)
@@ -69,6 +72,15 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(TunedocError)
     async def _tunedoc_error(_: Request, exc: TunedocError) -> JSONResponse:
         return error_response(503, str(exc), "not_ready")
+
+    @app.exception_handler(RecursionError)
+    async def _too_deep(_: Request, exc: RecursionError) -> JSONResponse:
+        return error_response(422, "body: JSON nested too deeply")
+
+    @app.exception_handler(ClientDisconnect)
+    async def _gone(request: Request, exc: ClientDisconnect) -> JSONResponse:
+        log.info("client disconnected before its request was read: %s", request.url.path)  # routine, no traceback
+        return error_response(400, "client disconnected")
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator, model_validator
 
 from service.models import DiagnoseResult, FixOut
+from service.text import valid_unicode
 
 SEED_LOG = (
     "bf16: true\n"
@@ -46,7 +47,7 @@ class SearchRequest(BaseModel):
         {"query": "什么是 loss scale?", "k": 3},
     ]})
     query: str = Field(min_length=1, max_length=20000)
-    k: int = Field(default=5, ge=1, le=20)
+    k: StrictInt = Field(default=5, ge=1, le=20)  # 5 only: not "5", 5.0 or true
 
 
 class SearchHit(BaseModel):
@@ -86,6 +87,11 @@ class Report(BaseModel):
     id: StrictStr | StrictInt
     title: str = ""
     body: str = ""
+
+    @field_validator("id", "title", "body")
+    @classmethod
+    def _valid_unicode(cls, value: str | int) -> str | int:
+        return valid_unicode(value) if isinstance(value, str) else value  # the id is echoed back
 
 
 class TriageRequest(BaseModel):

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from service.errors import InputError
+from service.text import valid_unicode
 
 FORMATS = ("jsonl", "github", "csv", "folder")
 
@@ -29,6 +30,11 @@ class Report:
     labels: list[str] = field(default_factory=list)
     error: str | None = None  # a line that could not be read: reported in the output, not raised
     error_code: str = "bad_input"
+
+    def __post_init__(self) -> None:
+        # Every reader's strings pass here: a lone surrogate would break the output line and the resume.
+        self.id = valid_unicode(self.id) if isinstance(self.id, str) else self.id
+        self.title, self.body = valid_unicode(self.title), valid_unicode(self.body)
 
     @property
     def text(self) -> str:

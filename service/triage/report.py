@@ -4,6 +4,7 @@ no diagnosis grouped by salient line), duplicate clusters and the slowest report
 from __future__ import annotations
 
 import html
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -23,6 +24,18 @@ def bar_chart_svg(counts: list[tuple[str, int]]) -> str:
                     f'<text x="{label_w + w + 6}" y="{y + 13}" font-size="12">{n}</text>')
     return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
             f'font-family="sans-serif">{"".join(rows)}</svg>\n')
+
+
+def code_span(text: str) -> str:
+    """A Markdown code span that survives backticks inside the text (CommonMark: a longer fence)."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    return f"{fence} {text} {fence}" if longest else f"`{text}`"
+
+
+def md_text(text: str) -> str:
+    """Plain text in Markdown: no raw HTML, no table breaks."""
+    return html.escape(text, quote=False).replace("|", "\\|")
 
 
 def _clusters(rows: dict[str, dict]) -> list[list[str]]:
@@ -57,11 +70,11 @@ def write_report(rows: dict[str, dict], out_dir: Path, throughput: str) -> dict[
           "| cause | reports |", "|---|---|"]
     md += [f"| {name} | {n} |" for name, n in ordered]
     md += ["", "## Coverage gaps (no diagnosis, by salient line)", ""]
-    md += [f"- {len(ids)} × `{line}`: {', '.join(ids[:8])}" for line, ids in gaps] or ["None."]
+    md += [f"- {len(ids)} × {code_span(line)}: {md_text(', '.join(ids[:8]))}" for line, ids in gaps] or ["None."]
     md += ["", "## Likely duplicate clusters", ""]
-    md += [f"- {' ← '.join(c)}" for c in clusters] or ["None."]
+    md += [f"- {md_text(' ← '.join(c))}" for c in clusters] or ["None."]
     md += ["", "## Slowest reports", "", "| report | seconds |", "|---|---|"]
-    md += [f"| {rid} | {row.get('seconds', 0):.3f} |" for rid, row in slowest]
+    md += [f"| {md_text(str(rid))} | {row.get('seconds', 0):.3f} |" for rid, row in slowest]
     (out_dir / "report.md").write_text("\n".join(md) + "\n", encoding="utf-8")
 
     esc = html.escape

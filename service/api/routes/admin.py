@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 
@@ -9,6 +11,7 @@ from service.api.deps import AdminAccess, EngineDep
 from service.api.errors import ERROR_RESPONSES
 from ingest.indexer import IngestResult
 
+_reindexing = threading.Lock()  # one reindex at a time; requests keep using the current engine meanwhile
 router = APIRouter(prefix="/v1/admin", tags=["admin"], dependencies=[AdminAccess])
 
 
@@ -18,8 +21,10 @@ async def reindex(engine: EngineDep) -> IngestResult:
     from ingest.indexer import ingest
 
     def run() -> IngestResult:
-        with engine.lock:
+        with _reindexing:
             embeddings = engine.retriever.embeddings if engine.retriever is not None else None
-            return ingest(settings=engine.settings, embeddings=embeddings)
+            result = ingest(settings=engine.settings, embeddings=embeddings)
+            engine.reload()  # rules, BM25 and vectors of the new kb/ are swapped in together
+            return result
 
     return await run_in_threadpool(run)

@@ -49,6 +49,15 @@ def looks_binary(data: bytes) -> bool:
     return b"\x00" in head
 
 
+def _unique(parts: dict[str, str], name: str) -> str:
+    """Two uploads named alike (or a file named like a text field) are both kept: `log`, `log (2)`, ..."""
+    candidate, n = name, 1
+    while candidate in parts:
+        n += 1
+        candidate = f"{name} ({n})"
+    return candidate
+
+
 async def _parts_from_upload(request: Request) -> dict[str, str]:
     form = await request.form()
     parts: dict[str, str] = {}
@@ -56,7 +65,7 @@ async def _parts_from_upload(request: Request) -> dict[str, str]:
         if isinstance(value, str):
             if key not in _TEXT_FIELDS:
                 raise ApiError(422, f"{key}: expected a file upload (text fields: {', '.join(_TEXT_FIELDS)})")
-            parts["input" if key == "text" else key] = value
+            parts[_unique(parts, "input" if key == "text" else key)] = value
             continue
         if key != "files":
             raise ApiError(422, f"{key}: unexpected file field; upload files as `files`")
@@ -64,7 +73,7 @@ async def _parts_from_upload(request: Request) -> dict[str, str]:
         name = value.filename or key
         if (value.content_type or "").startswith(("image/", "audio/", "video/")) or looks_binary(data):
             raise ApiError(415, f"upload {name!r} is not text; send logs, YAML or JSON files")
-        parts[name] = decode_bytes(data).text
+        parts[_unique(parts, name)] = decode_bytes(data).text
     if not parts:
         raise ApiError(422, "files: upload at least one file (a log, a YAML or a JSON config)")
     return parts
@@ -76,6 +85,8 @@ async def _parts_from_json(request: Request) -> dict[str, str]:
         payload = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiError(422, f"body: not valid JSON ({exc})") from exc
+    except RecursionError as exc:
+        raise ApiError(422, "body: JSON nested too deeply") from exc
     try:
         return DiagnoseRequest.model_validate(payload).parts()
     except ValidationError as exc:

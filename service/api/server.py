@@ -1,0 +1,90 @@
+"""Running the app under uvicorn with limits a public-facing server needs.
+
+uvicorn times out idle keep-alive connections but not a client that opens a connection and sends its headers or its
+body slowly (or never): thousands of such half-open connections exhaust the process. `GuardedHTTPProtocol` gives
+every request a read deadline (headers and body must arrive within `TUNEDOC_READ_TIMEOUT` seconds of the first byte
+or of the connection) and refuses connections past `TUNEDOC_MAX_CONNECTIONS` per worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+
+from uvicorn.protocols.http.auto import AutoHTTPProtocol
+
+READ_TIMEOUT = float(os.environ.get("TUNEDOC_READ_TIMEOUT", "15"))
+MAX_CONNECTIONS = int(os.environ.get("TUNEDOC_MAX_CONNECTIONS", "512"))
+
+
+class GuardedHTTPProtocol(AutoHTTPProtocol):  # type: ignore[misc,valid-type]
+    """uvicorn's HTTP protocol plus a request read deadline and a per-worker connection cap."""
+
+    _deadline: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        if len(self.connections) > MAX_CONNECTIONS:
+            transport.close()  # the client sees a reset, the worker keeps serving the others
+            return
+        self._arm()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self._reading():
+            self._arm()
+        else:
+            self._disarm()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def _reading(self) -> bool:
+        """Waiting for a request's headers (none yet, or the last one is answered) or for the rest of its body."""
+        cycle = self.cycle
+        return cycle is None or cycle.response_complete or bool(getattr(cycle, "more_body", False))
+
+    def _arm(self) -> None:
+        if self._deadline is None:
+            self._deadline = self.loop.call_later(READ_TIMEOUT, self._expire)
+
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _expire(self) -> None:
+        self._deadline = None
+        if self._reading() and not self.transport.is_closing():
+            self.transport.close()
+
+
+_QUERY_VALUE = re.compile(r"([?&][^=&#\s]+=)[^&#\s]*")
+
+
+class QueryValueFilter(logging.Filter):
+    """The access log keeps paths and query keys but never query values: an API key sent as `?key=` stays secret."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and len(record.args) >= 3 and isinstance(record.args[2], str):
+            args = list(record.args)
+            args[2] = _QUERY_VALUE.sub(r"\1…", args[2])
+            record.args = tuple(args)
+        return True
+
+
+def install_log_filters() -> None:
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, QueryValueFilter) for f in access.filters):
+        access.addFilter(QueryValueFilter())
+
+
+def run(host: str, port: int, workers: int) -> None:
+    import uvicorn
+
+    uvicorn.run("service.api.app:create_app", factory=True, host=host, port=port, workers=workers,
+                http=GuardedHTTPProtocol, timeout_keep_alive=5, limit_concurrency=MAX_CONNECTIONS,
+                log_level="info", access_log=True)
