@@ -1,4 +1,6 @@
-"""kb/ -> LangChain Documents: article cards and body chunks (kind `article`) and trigger fixtures (kind `fixture`).
+"""kb/ -> LangChain Documents: article cards and body chunks (kind `article`), trigger fixtures (kind `fixture`)
+and the case base (kind `case`: each real report rendered in English and in Chinese, so a query in either language
+meets it).
 
 Every document carries `source` (one per article or fixture) so the indexing API can replace or delete exactly
 the chunks of an article that changed or disappeared.
@@ -9,6 +11,7 @@ from __future__ import annotations
 from langchain_core.documents import Document
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
+from service.cases import Case, CaseBase
 from service.kb import Article, Catalogue
 from service.text import detect_lang
 
@@ -36,7 +39,13 @@ def article_documents(article: Article, splitter: RecursiveCharacterTextSplitter
     return docs
 
 
-def build_documents(catalogue: Catalogue) -> list[Document]:
+def case_documents(case: Case) -> list[Document]:
+    meta = {"article_id": "", "case_id": case.id, "category": case.cause, "kind": "case", "source": f"case:{case.id}"}
+    return [Document(page_content=case.render(lang), metadata={**meta, "lang": lang, "chunk": i})
+            for i, lang in enumerate(("en", "zh"))]
+
+
+def build_documents(catalogue: Catalogue, cases: CaseBase | None = None) -> list[Document]:
     splitter = RecursiveCharacterTextSplitter(chunk_size=CHUNK_SIZE, chunk_overlap=CHUNK_OVERLAP)
     docs: list[Document] = []
     for article in catalogue.articles:
@@ -48,4 +57,7 @@ def build_documents(catalogue: Catalogue) -> list[Document]:
             lang = detect_lang(text.splitlines())
             docs.append(Document(page_content=text, metadata=_meta(
                 article, "fixture", f"fixture:{article.id}:{fixture.name}", lang, 0)))
+    cases = cases if cases is not None else CaseBase.load(catalogue.root)
+    for case in cases.cases:
+        docs += case_documents(case)
     return docs

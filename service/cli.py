@@ -71,6 +71,14 @@ def cmd_check(args: argparse.Namespace) -> int:
             continue
         print(f"LINT {problem}")
         failures += 1
+    if not wanted:
+        from service.cases import CaseBase, lint_cases
+        from service.config import REPO_ROOT
+
+        for problem in lint_cases(CaseBase.load(catalogue.root), catalogue.root,
+                                  held_out=REPO_ROOT.parent / "shared" / "held-out"):
+            print(f"CASES {problem}")
+            failures += 1
     for article in catalogue.articles:
         if wanted and article.id not in wanted:
             continue
@@ -168,11 +176,28 @@ def cmd_mcp(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from service.evaluate import run_eval
+    from service.evaluate import run_cv, run_eval
 
-    report = run_eval(Path(args.cases), baselines=not args.no_baselines, show_misses=not args.quiet,
-                      embedding_model=args.embedding_model)
-    print(report)
+    if args.cv == (args.cases is not None):
+        print("error: give a cases file, or --cv for the case base", file=sys.stderr)
+        return 2
+    if args.cv:
+        print(run_cv(show_misses=not args.quiet, embedding_model=args.embedding_model,
+                     out_dir=Path(args.out) if args.out else None))
+        return 0
+    print(run_eval(Path(args.cases), baselines=not args.no_baselines, show_misses=not args.quiet,
+                   embedding_model=args.embedding_model))
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from service.learn import train
+    from service.retrieval import open_retriever
+
+    retriever = open_retriever(build_if_stale=True)
+    out = Path(args.out) if args.out else retriever.catalogue.root / "model" / "fusion.json"
+    _, _, summary = train(retriever, out, c=args.c)
+    print(summary)
     return 0
 
 
@@ -236,12 +261,21 @@ def build_parser() -> argparse.ArgumentParser:
                        epilog="Example: tunedoc mcp")
     p.set_defaults(func=cmd_mcp)
 
-    p = sub.add_parser("eval", help="score against labelled cases", epilog="Example: tunedoc eval ../shared/cases-dev.jsonl")
-    p.add_argument("cases")
+    p = sub.add_parser("eval", help="score against labelled reports, or cross-validate on the case base",
+                       epilog="Example: tunedoc eval ../shared/cases-dev.jsonl; tunedoc eval --cv --out artifacts")
+    p.add_argument("cases", nargs="?", help="labelled reports (JSONL: id, title, body, expected, lang)")
+    p.add_argument("--cv", action="store_true", help="cross-validate on kb/cases/ (folds grouped by thread)")
+    p.add_argument("--out", help="with --cv: folder for the reliability diagram (SVG)")
     p.add_argument("--no-baselines", action="store_true", help="skip the BM25 and plain-RAG baselines")
     p.add_argument("--quiet", action="store_true", help="do not list the misses")
     p.add_argument("--embedding-model", help="embedding model for the retrieval rows (default: TUNEDOC_EMBEDDING_MODEL)")
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("train", help="fit the fusion model on the case base (writes kb/model/fusion.json)",
+                       epilog="Example: tunedoc train")
+    p.add_argument("--c", type=float, help="inverse regularisation strength (default: chosen by cross-validation)")
+    p.add_argument("--out", help="where to write the model (default: kb/model/fusion.json)")
+    p.set_defaults(func=cmd_train)
     return parser
 
 

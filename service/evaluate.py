@@ -1,13 +1,15 @@
-"""`tunedoc eval`: score tunedoc against labelled reports, with two baselines in the same run.
+"""`tunedoc eval`: score tunedoc against labelled reports, with baselines in the same run.
 
-- tunedoc: the rules (retrieval never makes a diagnosis); abstains when `diagnoses` is empty.
-- BM25: top-k articles by BM25 over the article texts (title, summary, body, fix); never abstains.
-- hybrid search: tunedoc's own retrieval alone (BM25 + dense, RRF), what `related` and search answer.
-- plain RAG: the whole report embedded with the same model, Chroma top-k over the same article chunks, the
-  article of the best chunk; never abstains.
+- `tunedoc eval CASES.jsonl`: labelled reports (title + body; the dev-case format) through the whole engine
+  (rules, retrieval over articles and the case base, the fusion model), as a user would paste them.
+- `tunedoc eval --cv`: the case base itself, cross-validated: folds grouped by thread, each fold's model fitted on
+  the others and its reports kept out of the case votes (service/learn.py).
 
-top-1/top-3 are over in-scope reports (expected != out-of-scope); abstention is over out-of-scope reports;
-accuracy counts both (an out-of-scope report is right only when abstained).
+Systems: tunedoc (abstains when `diagnoses` is empty); BM25 over the article texts; hybrid search (tunedoc's own
+article retrieval); plain RAG (the report embedded, the article of the best chunk); kNN over the case base (the
+cause with the most similar reports). Baselines never abstain. top-1/top-3 are over in-scope reports (top-3 ranks
+diagnoses, then the differential); abstention over out-of-scope ones; wrong first = a diagnosis whose first cause is
+not the expected one. ECE is measured on the first-ranked cause's probability.
 """
 
 from __future__ import annotations
@@ -17,18 +19,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from service.gaps import group_gaps, render_gaps
-from service.pipeline import diagnose, load_rules
+from service.cases import OUT_OF_SCOPE, Case, thread_key
 
-OUT_OF_SCOPE = "out-of-scope"
-
-
-@dataclass
-class Case:
-    id: str
-    text: str
-    expected: str
-    lang: str
+SYSTEMS = ("tunedoc", "hybrid search", "BM25", "plain RAG", "kNN cases")
 
 
 @dataclass
@@ -36,102 +29,177 @@ class Tally:
     n_in: int = 0
     top1: int = 0
     top3: int = 0
+    wrong: int = 0
     n_oos: int = 0
     abstained: int = 0
-    misses: list[str] = field(default_factory=list)
 
-    def add(self, case: Case, predicted: list[str]) -> None:
-        if case.expected == OUT_OF_SCOPE:
+    def add(self, expected: str, first: list[str], ranked: list[str]) -> None:
+        if expected == OUT_OF_SCOPE:
             self.n_oos += 1
-            self.abstained += not predicted
+            self.abstained += not first
             return
         self.n_in += 1
-        self.top1 += bool(predicted) and predicted[0] == case.expected
-        self.top3 += case.expected in predicted[:3]
+        self.top1 += bool(first) and first[0] == expected
+        self.wrong += bool(first) and first[0] != expected
+        self.top3 += expected in ranked[:3]
+
+    @property
+    def top1_rate(self) -> float:
+        return self.top1 / self.n_in if self.n_in else 0.0
 
     def row(self, name: str) -> str:
         def pct(a: int, b: int) -> str:
-            return f"{100 * a / b:5.1f}% ({a}/{b})" if b else "    -"
-        acc = pct(self.top1 + self.abstained, self.n_in + self.n_oos)
+            return f"{a / b:.3f} ({a}/{b})" if b else "-"
         return (f"| {name} | {pct(self.top1, self.n_in)} | {pct(self.top3, self.n_in)} | "
-                f"{pct(self.abstained, self.n_oos)} | {acc} |")
+                f"{pct(self.wrong, self.n_in)} | {pct(self.abstained, self.n_oos)} |")
 
 
-def load_cases(path: Path) -> list[Case]:
-    cases = []
+HEADER = ["| system · rows | top-1 | top-3 | wrong first | out-of-scope abstained |", "|---|---|---|---|---|"]
+
+
+@dataclass
+class Report:
+    title: str
+    tallies: dict[tuple[str, str], Tally] = field(default_factory=lambda: defaultdict(Tally))
+    per_cause: dict[str, Tally] = field(default_factory=lambda: defaultdict(Tally))
+    misses: list[str] = field(default_factory=list)
+    ece: float | None = None
+    ece_rows: list = field(default_factory=list)
+
+    def add(self, system: str, lang: str, expected: str, first: list[str], ranked: list[str]) -> None:
+        for row in ("all", lang):
+            self.tallies[(system, row)].add(expected, first, ranked)
+
+    def render(self, show_misses: bool) -> str:
+        lines = [f"## {self.title}", "", *HEADER]
+        for system in SYSTEMS:
+            for row in ("all", "en", "zh"):
+                if (system, row) in self.tallies:
+                    lines.append(self.tallies[(system, row)].row(f"{system} · {row}"))
+        best = max((self.tallies[(s, "all")].top1_rate for s in SYSTEMS[1:] if (s, "all") in self.tallies),
+                   default=0.0)
+        ours = self.tallies[("tunedoc", "all")].top1_rate
+        en, zh = self.tallies[("tunedoc", "en")].top1_rate, self.tallies[("tunedoc", "zh")].top1_rate
+        lines += ["", f"tunedoc top-1 minus the best baseline's: {100 * (ours - best):+.1f} points; "
+                      f"Chinese minus English top-1: {100 * (zh - en):+.1f} points"]
+        if self.ece is not None:
+            lines.append(f"ECE of the first-ranked cause's probability: {self.ece:.3f} "
+                         f"(bins: confidence, accuracy, n = {self.ece_rows})")
+        if show_misses:
+            lines += ["", "Per cause (tunedoc):", "| cause | top-1 | top-3 | wrong first | abstained |",
+                      "|---|---|---|---|---|"]
+            lines += [self.per_cause[c].row(c) for c in sorted(self.per_cause)]
+            lines += ["", f"Misses ({len(self.misses)}):", *(self.misses or ["  none"])]
+        return "\n".join(lines)
+
+
+def load_reports(path: Path) -> list[tuple[str, str, str, str]]:
+    """(id, text, expected, lang) from the dev-case format: title + blank line + body."""
+    out = []
     for line in path.read_text(encoding="utf-8").splitlines():
         if line.strip():
             row = json.loads(line)
-            cases.append(Case(str(row["id"]), f"{row.get('title', '')}\n\n{row.get('body', '')}",
-                              row["expected"], row.get("lang", "en")))
-    return cases
+            out.append((str(row["id"]), f"{row.get('title', '')}\n\n{row.get('body', '')}", row["expected"],
+                        row.get("lang", "en")))
+    return out
 
 
-def _categories(ids: list[str], by_id) -> list[str]:  # noqa: ANN001 - article lookup
+def _open(embedding_model: str | None):  # noqa: ANN202 - Retriever
+    from dataclasses import replace
+
+    from service.config import get_settings
+    from service.retrieval import open_retriever
+
+    settings = get_settings()
+    if embedding_model:
+        settings = replace(settings, embedding_model=embedding_model)
+    return open_retriever(build_if_stale=True, settings=settings)
+
+
+def _miss(report: Report, lang: str, ident: str, expected: str, first: list[str], ranked: list[str]) -> None:
+    right = (not first) if expected == OUT_OF_SCOPE else (bool(first) and first[0] == expected)
+    if not right:
+        report.misses.append(f"  {lang} {ident}: expected {expected}, got {first[:2] or 'no diagnosis'}"
+                             f" (ranked {ranked[:3]})")
+
+
+def run_eval(path: Path, *, baselines: bool = True, show_misses: bool = True,
+             embedding_model: str | None = None) -> str:
+    from service.learn import Prediction, calibration
+    from service.pipeline import analyse_input, as_parts, load_rules
+    from service.parse import parse
+
+    retriever = _open(embedding_model)
+    rules = load_rules(str(retriever.catalogue.root))
+    cause_of = {c.id: c.cause for c in retriever.cases.cases}
+    reports = load_reports(path)
+    overlap = {thread_key(r[0]) for r in reports} & set(cause_of)
+    report = Report(f"{path.name}: {len(reports)} reports, embedding model {retriever.embeddings.name}")
+    predictions = []
+    for ident, text, expected, lang in reports:
+        analysis = analyse_input(parse(as_parts(text)), rules=rules, retriever=retriever, cause_of=cause_of)
+        result = analysis.result
+        first = _categories([d.id for d in result.diagnoses], retriever)
+        ranked = first + [c for c in _categories([d.id for d in result.differential if d.status == "candidate"],
+                                                 retriever) if c not in first]
+        report.add("tunedoc", lang, expected, first, ranked)
+        report.per_cause[expected].add(expected, first, ranked)
+        _miss(report, lang, ident, expected, first, ranked)
+        fake_case = Case(url=ident, cause=expected, lang=lang, symptom_en=text, symptom_zh="")
+        predictions.append(Prediction(fake_case, analysis.chosen + analysis.rest, first))
+        if baselines:
+            for system, preds in _baselines(retriever, text, analysis, cause_of).items():
+                report.add(system, lang, expected, preds[:1], preds)
+    report.ece, report.ece_rows = calibration(predictions)
+    note = f"\n\n{len(overlap)} of these reports are in the case base (they should not be)." if overlap else ""
+    return report.render(show_misses) + note
+
+
+def _categories(ids: list[str], retriever) -> list[str]:  # noqa: ANN001
     out: list[str] = []
     for article_id in ids:
-        category = by_id[article_id].category
+        category = retriever.catalogue.by_id[article_id].category
         if category not in out:
             out.append(category)
     return out
 
 
-def run_eval(path: Path, *, baselines: bool = True, show_misses: bool = True,
-             embedding_model: str | None = None) -> str:
-    rules = load_rules()
-    by_id = rules.catalogue.by_id
-    cases = load_cases(path)
-    systems = ["tunedoc"] + (["hybrid search", "BM25", "plain RAG"] if baselines else [])
-    tallies = {(s, row): Tally() for s in systems for row in ("all", "en", "zh")}
-    per_category: dict[str, Tally] = defaultdict(Tally)
-    gaps: list[tuple[str, str]] = []
-    misses: list[str] = []
-    retriever = None
-    if baselines:
-        from dataclasses import replace
+def _baselines(retriever, text: str, analysis, cause_of: dict[str, str]) -> dict[str, list[str]]:  # noqa: ANN001
+    from service.learn import Prepared, baseline_rankings
 
-        from service.config import get_settings
-        from service.retrieval import open_retriever
+    case = Case(url="query", cause="", lang="en", symptom_en=text, symptom_zh="")
+    return baseline_rankings(Prepared(case, analysis, 0), retriever, cause_of)
 
-        settings = get_settings()
-        if embedding_model:
-            settings = replace(settings, embedding_model=embedding_model)
-        retriever = open_retriever(build_if_stale=True, settings=settings)
-    for case in cases:
-        result = diagnose(case.text, rules=rules)
-        predicted = {"tunedoc": _categories([d.id for d in result.diagnoses], by_id)}
-        if retriever is not None:
-            predicted["hybrid search"] = _categories([h.id for h in retriever.search(case.text[:4000], k=10)], by_id)
-            predicted["BM25"] = _categories(retriever.bm25_ranking(case.text, articles_only=True)[:10], by_id)
-            dense = [i for i, _ in retriever.dense_ranking(case.text[:4000], kinds=("article",))]
-            predicted["plain RAG"] = _categories(dense[:10], by_id)
-        for system, preds in predicted.items():
-            for row in ("all", case.lang):
-                tallies[(system, row)].add(case, preds)
-        per_category[case.expected].add(case, predicted["tunedoc"])
-        got = predicted["tunedoc"]
-        right = (not got) if case.expected == OUT_OF_SCOPE else (bool(got) and got[0] == case.expected)
-        if not right:
-            misses.append(f"  {case.lang} {case.id}: expected {case.expected}, got {got[:3] or 'no diagnosis'}")
-        if not result.diagnoses and case.expected != OUT_OF_SCOPE:
-            gaps.append((case.id, case.text))
-    lines: list[str] = []
-    if show_misses:
-        lines.append(f"Misses ({len(misses)}):")
-        lines += misses or ["  none"]
-        lines.append("")
-        lines.append(render_gaps(group_gaps(gaps)))
-        lines.append("")
-        lines.append("Per category (tunedoc):")
-        lines.append("| category | top-1 | top-3 | abstained | accuracy |")
-        lines.append("|---|---|---|---|---|")
-        lines += [per_category[c].row(c) for c in sorted(per_category)]
-        lines.append("")
-    model = f", embedding model {retriever.embeddings.name}" if retriever is not None else ""
-    lines.append(f"Cases: {len(cases)} from {path.name}{model}")
-    lines.append("| system · rows | top-1 (in-scope) | top-3 (in-scope) | out-of-scope abstained | accuracy (all) |")
-    lines.append("|---|---|---|---|---|")
-    for system in systems:
-        for row in ("all", "en", "zh"):
-            lines.append(tallies[(system, row)].row(f"{system} · {row}"))
-    return "\n".join(lines)
+
+def run_cv(*, show_misses: bool = True, embedding_model: str | None = None, out_dir: Path | None = None,
+           c: float | None = None) -> str:
+    """Cross-validate on the case base with the model settings in kb/model/fusion.json (or the default C)."""
+    from service.fusion import FusionModel
+    from service.learn import baseline_rankings, calibration, cross_validate, prepare, reliability_svg
+
+    retriever = _open(embedding_model)
+    saved = FusionModel.load(retriever.catalogue.root / "model" / "fusion.json")
+    c = c if c is not None else float(saved.meta.get("C", 0.3)) if saved else 0.3
+    prepared = prepare(retriever, retriever.cases)
+    predictions, threshold = cross_validate(prepared, retriever, c)
+    everything = {p.case.id: p.case.cause for p in prepared}
+    report = Report(f"case base, {len(prepared)} reports, {len({p.fold for p in prepared})} folds grouped by "
+                    f"thread, C={c}, threshold {threshold:.2f} (chosen by CV), embedding model "
+                    f"{retriever.embeddings.name}")
+    by_id = {p.case.id: p for p in prepared}
+    for prediction in predictions:
+        case = prediction.case
+        first, ranked = prediction.diagnosed, prediction.ranked_categories
+        report.add("tunedoc", case.lang, case.cause, first, ranked)
+        report.per_cause[case.cause].add(case.cause, first, ranked)
+        _miss(report, case.lang, case.url, case.cause, first, ranked)
+        fold = by_id[case.id].fold
+        allowed = {i: cause for i, cause in everything.items() if by_id[i].fold != fold}
+        for system, preds in baseline_rankings(by_id[case.id], retriever, allowed).items():
+            report.add(system, case.lang, case.cause, preds[:1], preds)
+    report.ece, report.ece_rows = calibration(predictions)
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "reliability-cv.svg").write_text(
+            reliability_svg(report.ece_rows, report.ece, "case base, cross-validated"), encoding="utf-8")
+    return report.render(show_misses)

@@ -246,7 +246,7 @@ class Catalogue:
         """Hash of everything the engine reads from kb/: a changed article changes it."""
         digest = hashlib.sha256()
         for path in sorted(self.root.rglob("*")):
-            if path.is_file() and path.suffix in (".md", ".yaml"):
+            if path.is_file() and path.suffix in (".md", ".yaml", ".jsonl"):
                 digest.update(str(path.relative_to(self.root)).encode())
                 digest.update(path.read_bytes())
         return digest.hexdigest()[:16]

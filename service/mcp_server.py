@@ -24,11 +24,21 @@ def _engine():  # noqa: ANN202 - (rules, retriever or None)
     return rules, retriever
 
 
-def tool_diagnose(text: str) -> str:
+def tool_diagnose(text: str | None = None, log: str | None = None, config: str | None = None,
+                  env: str | None = None, format: str = "markdown") -> str:  # noqa: A002 - the tool's argument name
+    """Like REST: one `text` paste, or any of `log`, `config`, `env`. Markdown by default (what a person reads, a
+    few KB); `format: json` for the full model."""
     from service.pipeline import diagnose
+    from service.render import render_markdown
 
+    parts = {k: v for k, v in (("input", text), ("log", log), ("config", config), ("env", env)) if v is not None}
+    if not parts:
+        raise ValueError("give `text`, or any of `log`, `config`, `env`")
+    if format not in ("markdown", "json"):
+        raise ValueError("format must be `markdown` or `json`")
     rules, retriever = _engine()
-    return diagnose(text, rules=rules, retriever=retriever).model_dump_json(indent=2)
+    result = diagnose(parts, rules=rules, retriever=retriever)
+    return result.model_dump_json() if format == "json" else render_markdown(result)
 
 
 def tool_search(query: str, k: int = 5) -> str:
@@ -47,7 +57,11 @@ def tool_explain(diagnosis_id: str) -> str:
     rules, _ = _engine()
     article = rules.catalogue.by_id.get(diagnosis_id)
     if article is None:
-        return f"No diagnosis with id {diagnosis_id!r}. Known ids: {', '.join(sorted(rules.catalogue.by_id))}"
+        import difflib
+
+        close = difflib.get_close_matches(diagnosis_id, sorted(rules.catalogue.by_id), n=5, cutoff=0.3)
+        raise ValueError(f"no diagnosis with id {diagnosis_id!r}" + (f"; did you mean {', '.join(close)}?"
+                                                                     if close else ""))
     return article_page(article, rules.catalogue)
 
 
@@ -58,8 +72,9 @@ def build_server():  # noqa: ANN201 - mcp.server.mcpserver.MCPServer
         "Diagnose LLM fine-tuning failures. Call `diagnose` with a pasted training log, config and environment; "
         "`search` to ask the knowledge base; `explain` for a diagnosis page by id."))
     server.tool(name="diagnose", description=(
-        "Diagnose a pasted fine-tuning log/config/env. Returns JSON: ranked diagnoses with evidence lines, fix "
-        "steps and a config patch, the differential, and what to paste next."))(tool_diagnose)
+        "Diagnose a pasted fine-tuning log/config/env (`text`, or `log`/`config`/`env`). Returns Markdown (or JSON "
+        "with format=json): ranked causes with evidence lines, fix steps and a config patch, the differential, and "
+        "the next thing to paste."))(tool_diagnose)
     server.tool(name="search", description="Hybrid search over the knowledge base; returns articles with scores.")(
         tool_search)
     server.tool(name="explain", description="The full page of one diagnosis, by id (Markdown).")(tool_explain)

@@ -105,17 +105,26 @@ class FixOut(BaseModel):
     )
 
 
+class SimilarReport(BaseModel):
+    url: str = Field(description="A real public report of the same cause from the case base.")
+    similarity: float
+
+
 class DiagnosisOut(BaseModel):
     id: str
     category: str
     title: str
-    confidence: float = Field(description="1 - 0.5 ** score, rounded to 3 decimals.")
-    score: float
+    status: Literal["confirmed", "probable"] = Field(
+        default="confirmed", description="confirmed: the article's rules hold; probable: the fusion model's "
+                                         "probability is over the abstention threshold.")
+    confidence: float = Field(description="Probability that this is the cause (the calibrated fusion model).")
+    score: float = Field(description="The rule score of the article (sum of the weights of what holds).")
     evidence: list[Evidence]
     conditions: list[ConditionOut]
     cause: str
     fix: FixOut
     references: list[str]
+    similar_reports: list[SimilarReport] = Field(default_factory=list)
 
 
 class DifferentialOut(BaseModel):
@@ -123,6 +132,7 @@ class DifferentialOut(BaseModel):
     category: str
     title: str
     status: Literal["candidate", "ruled_out", "no_evidence"]
+    probability: float | None = Field(default=None, description="The fusion model's probability (candidates).")
     confirm: str = Field(description="The evidence that would confirm this cause.")
     reason: str | None = Field(default=None, description="Why it is ruled out, or what is missing.")
     evidence: list[Evidence] = Field(default_factory=list)
@@ -132,6 +142,8 @@ class MissingOut(BaseModel):
     ask: str
     signal: str | None = None
     for_ids: list[str]
+    gain: float | None = Field(default=None, description="Expected information gain (bits) over the top "
+                                                          "candidates' probabilities; `missing` is sorted by it.")
 
 
 class RelatedOut(BaseModel):

@@ -4,21 +4,23 @@ module and every stage but retrieval is pure, so the same input gives byte-ident
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from service.kb import Catalogue
-from service.models import DiagnoseResult, Parsed, Part, RelatedOut
+from service.fusion import Candidate, candidates, decide, rank_candidates
+from service.models import DiagnoseResult, Parsed, Part, RelatedOut, Signal
 from service.parse import parse, parse_lines
-from service.rank import rank, signals_out
-from service.rules import RuleSet
+from service.rank import assemble, rank, signals_out
+from service.rules import RuleOutcome, RuleSet
 from service.salient import salient_text
 from service.signals import extract_signals
 from service.text import valid_unicode
 
 if TYPE_CHECKING:
-    from service.retrieval import Retriever
+    from service.retrieval import RetrievalHits, Retriever
 
 RELATED_K = 3
 
@@ -72,26 +74,56 @@ def diagnose_path(path: Path, *, rules: RuleSet | None = None, retriever: Retrie
     return result
 
 
-def analyse(parsed: Parsed, *, rules: RuleSet | None = None,
-            retriever: Retriever | None = None) -> tuple[DiagnoseResult, str, list[float] | None]:
-    """signals -> rules -> retrieval -> rank over an already parsed input."""
+@dataclass
+class Analysis:
+    """Everything one input went through, so triage, the chat and the gaps read it instead of re-parsing."""
+
+    parsed: Parsed
+    signals: dict[str, Signal]
+    lang: str
+    outcome: RuleOutcome
+    query: str
+    vector: list[float] | None = None
+    hits: RetrievalHits | None = None
+    ranked: list[Candidate] = field(default_factory=list)
+    chosen: list[Candidate] = field(default_factory=list)
+    rest: list[Candidate] = field(default_factory=list)
+    result: DiagnoseResult | None = None
+
+
+def analyse_input(parsed: Parsed, *, rules: RuleSet | None = None, retriever: Retriever | None = None,
+                  cause_of: dict[str, str] | None = None) -> Analysis:
+    """parse -> signals -> rules -> retrieval -> fusion -> rank. `cause_of` restricts the cases retrieval may vote
+    with (cross-validation); by default every case of the retriever's case base."""
     rules = rules or load_rules()
     signals = extract_signals(parsed)
     lang = signals["input.lang"].value if "input.lang" in signals else "en"
     outcome = rules.evaluate(parsed.lines, signals)
-    diagnoses, differential, missing = rank(rules, outcome, lang, parsed.facts)
-    related: list[RelatedOut] = []
     query = salient_text(parsed, signals)
-    vector = None
-    if retriever is not None and query:
-        shown = {d.id for d in diagnoses}
-        vector = retriever.embeddings.embed_query(query)
-        for hit in retriever.search(query, k=RELATED_K + len(shown), vector=vector):
-            if hit.id not in shown and len(related) < RELATED_K:
+    analysis = Analysis(parsed, signals, lang, outcome, query)
+    if retriever is None or not query:
+        diagnoses, differential, missing = rank(rules, outcome, lang, parsed.facts)
+        related: list[RelatedOut] = []
+    else:
+        analysis.vector = retriever.embeddings.embed_query(query)
+        analysis.hits = retriever.retrieve(query, vector=analysis.vector)
+        if cause_of is None:
+            cause_of = {c.id: c.cause for c in retriever.cases.cases}
+        found, report = candidates(rules.catalogue, outcome, analysis.hits, cause_of, signals,
+                                   "\n".join(line.text for line in parsed.lines[:400]))
+        analysis.ranked = rank_candidates(found, report, retriever.model)
+        analysis.chosen, analysis.rest = decide(analysis.ranked, retriever.model)
+        urls = {c.id: c.url for c in retriever.cases.cases}
+        diagnoses, differential, missing = assemble(rules, outcome, lang, parsed.facts, analysis.chosen,
+                                                    analysis.rest, urls)
+        listed = {d.id for d in diagnoses} | {d.id for d in differential}
+        related = []
+        for hit in analysis.hits.articles:
+            if hit.id not in listed and len(related) < RELATED_K:
                 article = rules.catalogue.by_id[hit.id]
                 related.append(RelatedOut(id=hit.id, category=article.category,
                                           title=article.title.pick(lang), score=hit.score))
-    result = DiagnoseResult(
+    analysis.result = DiagnoseResult(
         lang=lang,
         diagnoses=diagnoses,
         differential=differential,
@@ -100,4 +132,11 @@ def analyse(parsed: Parsed, *, rules: RuleSet | None = None,
         signals=signals_out(signals),
         notes=parsed.notes,
     )
-    return result, query, vector
+    return analysis
+
+
+def analyse(parsed: Parsed, *, rules: RuleSet | None = None,
+            retriever: Retriever | None = None) -> tuple[DiagnoseResult, str, list[float] | None]:
+    """signals -> rules -> retrieval -> fusion over an already parsed input: (result, salient text, its vector)."""
+    analysis = analyse_input(parsed, rules=rules, retriever=retriever)
+    return analysis.result, analysis.query, analysis.vector

@@ -1,12 +1,17 @@
-"""Turn rule results into the ranked output model: diagnoses, differential, missing questions.
+"""Turn the fused candidates and the rule results into the output model: diagnoses, differential, missing.
 
-Ranking is explicit: score descending, then id ascending. Retrieval never changes this order and never creates a
-diagnosis; it only fills `related` (see service/pipeline.py).
+`diagnoses` are the causes the answer stands behind (rules confirmed, or probable by the fusion model), ranked by
+probability; `differential` is the rest in probability order, then the members of an active shared-symptom group
+with no evidence, then the ruled-out ones with the reason; `missing` puts first the one question that best separates
+the top candidates (expected information gain over their probabilities).
 """
 
 from __future__ import annotations
 
+import math
+
 from service.kb import Article, Matcher
+from service.fusion import Candidate
 from service.models import (
     ConditionOut,
     DiagnosisOut,
@@ -18,6 +23,7 @@ from service.models import (
     MissingOut,
     Signal,
     SignalOut,
+    SimilarReport,
 )
 from service.patches import locate, snippet
 from service.redact import redact
@@ -65,15 +71,19 @@ def _fix(article: Article, lang: str, facts: list[Fact]) -> FixOut:
     )
 
 
-def _diagnosis(rules: RuleSet, result: ArticleResult, lang: str, facts: list[Fact]) -> DiagnosisOut:
+def _diagnosis(rules: RuleSet, result: ArticleResult, lang: str, facts: list[Fact],
+               candidate: Candidate | None = None, urls: dict[str, str] | None = None) -> DiagnosisOut:
     article = result.article
     held = [r for r in result.symptoms + result.conditions if r.status == "holds"]
     evidence = _dedupe([e for r in held for e in _matcher_evidence(rules, article, r)])
+    similar = [SimilarReport(url=(urls or {}).get(i, i), similarity=round(s, 3))
+               for i, s in (candidate.neighbours if candidate else ())]
     return DiagnosisOut(
         id=article.id,
         category=article.category,
         title=article.title.pick(lang),
-        confidence=confidence(result.score),
+        status="confirmed" if candidate is None or candidate.confirmed else "probable",
+        confidence=candidate.probability if candidate is not None else confidence(result.score),
         score=round(result.score, 3),
         evidence=evidence,
         conditions=[ConditionOut(id=r.matcher.id, status=r.status, description=r.matcher.describe())
@@ -81,6 +91,7 @@ def _diagnosis(rules: RuleSet, result: ArticleResult, lang: str, facts: list[Fac
         cause=article.summary.pick(lang),
         fix=_fix(article, lang, facts),
         references=list(article.references),
+        similar_reports=similar,
     )
 
 
@@ -166,3 +177,44 @@ def signals_out(signals: dict[str, Signal]) -> list[SignalOut]:
                   lines=[evidence_line(line, s.name) for line in s.lines])
         for s in signals.values()
     ]
+
+
+def _entropy(ps: list[float]) -> float:
+    total = sum(ps)
+    return -sum(p / total * math.log2(p / total) for p in ps if p > 0) if total > 0 else 0.0
+
+
+def _with_gain(missing: list[MissingOut], ranked: list[Candidate], catalogue) -> list[MissingOut]:  # noqa: ANN001
+    """Order the questions by expected information gain: a yes keeps the causes that ask it, a no the others."""
+    top = {c.article: c.probability for c in ranked[:5] if c.probability > 0}
+    if len(top) < 2:
+        return missing
+    before = _entropy(list(top.values()))
+    total = sum(top.values())
+    for item in missing:
+        yes = [p for article_id, p in top.items() if article_id in item.for_ids]
+        no = [p for article_id, p in top.items() if article_id not in item.for_ids]
+        p_yes = sum(yes) / total
+        item.gain = round(before - p_yes * _entropy(yes) - (1 - p_yes) * _entropy(no), 4)
+    return sorted(missing, key=lambda m: -(m.gain or 0.0))
+
+
+def assemble(rules: RuleSet, outcome: RuleOutcome, lang: str, facts: list[Fact], chosen: list[Candidate],
+             rest: list[Candidate], urls: dict[str, str]):  # noqa: ANN201 - output lists
+    """The output lists from the fused candidates (see service/fusion.py)."""
+    diagnoses = [_diagnosis(rules, outcome.articles[c.article], lang, facts, c, urls) for c in chosen
+                 if c.article in outcome.articles]
+    shown = {d.id for d in diagnoses}
+    entries: list[DifferentialOut] = []
+    for c in rest:
+        result = outcome.articles[c.article]
+        entries.append(DifferentialOut(
+            id=c.article, category=c.category, title=result.article.title.pick(lang), status="candidate",
+            probability=c.probability, confirm=result.article.confirm.pick(lang), reason=_reason(result, lang),
+            evidence=_dedupe([e for r in result.symptoms if r.status == "holds"
+                              for e in _matcher_evidence(rules, result.article, r)])[:5]))
+    listed = shown | {e.id for e in entries}
+    entries += [d for d in _differential(rules, outcome, shown, lang) if d.id not in listed]
+    asked = [outcome.articles[e.id] for e in entries if e.status == "candidate" and e.id in outcome.articles]
+    missing = _with_gain(_missing(asked, lang), chosen + rest, rules.catalogue) if asked else []
+    return diagnoses, entries, missing

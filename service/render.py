@@ -9,11 +9,14 @@ _LABELS = {
     "en": {"none": "No diagnosis: nothing in the input supports a known cause.", "evidence": "Evidence",
            "fix": "Fix", "patch": "Config patch", "diff": "Could also be", "missing": "To tell them apart, paste",
            "related": "Related articles", "refs": "References", "confidence": "confidence",
-           "ruled_out": "ruled out", "candidate": "possible", "no_evidence": "no evidence yet"},
+           "ruled_out": "ruled out", "candidate": "possible", "no_evidence": "no evidence yet",
+           "likely": "Not sure enough to name one cause. Most likely:", "next": "Next: paste this to decide",
+           "confirmed": "confirmed by the rules", "probable": "probable", "similar": "Similar real reports"},
     "zh": {"none": "未能诊断：输入中没有证据支持任何已知原因。", "evidence": "证据", "fix": "解决方法",
            "patch": "配置补丁", "diff": "也可能是", "missing": "为了区分，请贴出", "related": "相关文章",
            "refs": "参考", "confidence": "置信度", "ruled_out": "已排除", "candidate": "可能",
-           "no_evidence": "暂无证据"},
+           "no_evidence": "暂无证据", "likely": "还不能确定是哪一个原因，最可能的是：", "next": "下一步：请贴出这项信息来区分",
+           "confirmed": "规则确认", "probable": "很可能", "similar": "相似的真实报告"},
 }
 
 
@@ -33,10 +36,18 @@ def _evidence_lines(evidence) -> list[str]:  # noqa: ANN001 - list[Evidence]
 def render_markdown(result: DiagnoseResult) -> str:
     t = _LABELS[result.lang]
     blocks: list[str] = []
+    likely = [item for item in result.differential if item.status == "candidate"][:3]
     if not result.diagnoses:
-        blocks.append(f"**{t['none']}**")
+        if likely:
+            blocks.append(f"**{t['likely']}** " + "; ".join(
+                f"{item.title} (`{item.id}`{f', {item.probability:.2f}' if item.probability is not None else ''})"
+                for item in likely))
+        else:
+            blocks.append(f"**{t['none']}**")
+    if result.missing and not result.diagnoses:  # an abstention leads with the question that decides
+        blocks.append(f"**{t['next']}:** {result.missing[0].ask}")
     for rank, d in enumerate(result.diagnoses, start=1):
-        blocks.append(f"## {rank}. {d.title}\n`{d.id}` · {t['confidence']} {d.confidence:.2f}")
+        blocks.append(f"## {rank}. {d.title}\n`{d.id}` · {t[d.status]} · {t['confidence']} {d.confidence:.2f}")
         blocks.append(d.cause)
         blocks.append(f"**{t['evidence']}**\n" + "\n".join(_evidence_lines(d.evidence)[:10]))
         blocks.append(f"**{t['fix']}**\n" + "\n".join(f"{i}. {step}" for i, step in enumerate(d.fix.steps, start=1)))
@@ -44,6 +55,11 @@ def render_markdown(result: DiagnoseResult) -> str:
             blocks.append(f"**{t['patch']}**\n\n" + "\n\n".join(
                 f"{target}:\n{patch_snippet(target, patch)}" for target, patch in sorted(d.fix.patch.items())))
         blocks.append(f"**{t['refs']}**\n" + "\n".join(f"- {ref}" for ref in d.references))
+        if d.similar_reports:
+            blocks.append(f"**{t['similar']}**\n" + "\n".join(
+                f"- {s.url} ({s.similarity:.2f})" for s in d.similar_reports))
+    if result.missing and result.diagnoses:
+        blocks.append(f"**{t['next']}:** {result.missing[0].ask}")
     if result.differential:
         lines = []
         for item in result.differential:
@@ -52,8 +68,8 @@ def render_markdown(result: DiagnoseResult) -> str:
                 line += f" — {item.reason}"
             lines.append(line)
         blocks.append(f"### {t['diff']}\n" + "\n".join(lines))
-    if result.missing:
-        blocks.append(f"### {t['missing']}\n" + "\n".join(f"- {m.ask}" for m in result.missing))
+    if len(result.missing) > 1:
+        blocks.append(f"### {t['missing']}\n" + "\n".join(f"- {m.ask}" for m in result.missing[1:]))
     if result.related:
         blocks.append(f"### {t['related']}\n" + "\n".join(f"- {r.title} (`{r.id}`)" for r in result.related))
     blocks += [f"> {note}" for note in result.notes]

@@ -1,24 +1,55 @@
-"""Hybrid retrieval over the knowledge base: BM25 over whole articles plus dense search over Chroma chunks, fused
-by reciprocal rank fusion. Retrieval answers questions and fills `related`; it never makes a diagnosis.
+"""Hybrid retrieval over the knowledge base and the case base.
+
+Articles: BM25 over whole articles (with their trigger fixtures) plus dense similarity of their chunks, fused by
+reciprocal rank. Cases: BM25 and dense similarity of every real report in kb/cases/, which the fusion model turns
+into votes by cause. Dense search is exact (service/vectors.py). Retrieval proposes causes; the rules confirm or
+rule them out and the fusion model (service/fusion.py) ranks them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from langchain_core.embeddings import Embeddings
 
 from service.bm25 import BM25
+from service.cases import CaseBase
 from service.config import Settings, get_settings
 from service.embeddings import PackagedEmbeddings
 from service.kb import Article, Catalogue
+from service.vectors import DenseIndex
 
 RRF_K = 60
-DENSE_CHUNKS = 24
 
 
 @dataclass(frozen=True)
 class Hit:
     id: str
     score: float
+
+
+@dataclass
+class RetrievalHits:
+    """What retrieval found for one query: articles ranked, and every case with its similarities."""
+
+    articles: list[Hit] = field(default_factory=list)  # hybrid ranking of article ids
+    article_bm25: list[str] = field(default_factory=list)
+    article_dense: dict[str, float] = field(default_factory=dict)  # best chunk similarity per article id
+    case_dense: dict[str, float] = field(default_factory=dict)  # case id -> similarity
+    case_bm25: dict[str, float] = field(default_factory=dict)  # case id -> BM25 score
+
+
+class Retrieving(Protocol):
+    """What the pipeline needs from a retriever (tests may pass a fake)."""
+
+    catalogue: Catalogue
+    cases: CaseBase
+    embeddings: Embeddings
+
+    def retrieve(self, query: str, vector: list[float] | None = None) -> RetrievalHits: ...
+
+    def search(self, query: str, k: int = 5, vector: list[float] | None = None) -> list[Hit]: ...
 
 
 def article_text(article: Article, fixtures: list[str]) -> str:
@@ -36,16 +67,28 @@ def rrf(rankings: list[list[str]], k: int = RRF_K) -> list[Hit]:
 
 
 class Retriever:
-    def __init__(self, catalogue: Catalogue, store, embeddings: PackagedEmbeddings):  # noqa: ANN001 - Chroma
+    def __init__(self, catalogue: Catalogue, store, embeddings: PackagedEmbeddings,  # noqa: ANN001 - Chroma
+                 cases: CaseBase | None = None):
         self.catalogue = catalogue
         self.store = store
         self.embeddings = embeddings
+        self.cases = cases if cases is not None else CaseBase.load(catalogue.root)
         # tunedoc's own index also knows the trigger fixtures; the baseline BM25 sees the articles alone.
         self.bm25 = BM25({
             a.id: article_text(a, [f.text for f in catalogue.fixtures.get(a.id, []) if f.kind == "trigger"])
             for a in catalogue.articles
         })
         self.bm25_articles = BM25({a.id: article_text(a, []) for a in catalogue.articles})
+        self.bm25_cases = BM25({c.id: c.render("en") + "\n" + c.render("zh") for c in self.cases.cases})
+        self.dense = DenseIndex.from_store(store)
+        from service.fusion import FusionModel
+
+        self.model = FusionModel.load(catalogue.root / "model" / "fusion.json")
+
+    def chunk_count(self) -> int:
+        from ingest.indexer import store_count
+
+        return store_count(self.store)
 
     def bm25_ranking(self, query: str, *, articles_only: bool = False) -> list[str]:
         index = self.bm25_articles if articles_only else self.bm25
@@ -54,28 +97,29 @@ class Retriever:
     def dense_ranking(self, query: str, kinds: tuple[str, ...] = ("article", "fixture"),
                       vector: list[float] | None = None) -> list[tuple[str, float]]:
         """Articles in order of their best chunk (cosine similarity). `vector`: the query, already embedded."""
-        # Every chunk is an article or a fixture: filter only for a subset (a filter doubles the query time).
-        where = None if set(kinds) >= {"article", "fixture"} else {"kind": {"$in": list(kinds)}}
         vector = vector if vector is not None else self.embeddings.embed_query(query)
-        # langchain-chroma's by-vector search returns Chroma's raw cosine *distance*: similarity = 1 - distance.
-        results = self.store.similarity_search_by_vector_with_relevance_scores(vector, k=DENSE_CHUNKS, filter=where)
-        best: dict[str, float] = {}
-        for doc, distance in results:
-            article_id = doc.metadata["article_id"]
-            if article_id in self.catalogue.by_id:
-                best[article_id] = max(best.get(article_id, -1.0), round(1.0 - float(distance), 6))
-        return sorted(best.items(), key=lambda x: (-x[1], x[0]))
+        best = self.dense.best_by_owner(self.dense.similarities(vector), kinds)
+        return sorted(((i, s) for i, s in best.items() if i in self.catalogue.by_id), key=lambda x: (-x[1], x[0]))
 
-    def chunk_count(self) -> int:
-        from ingest.indexer import store_count
-
-        return store_count(self.store)
+    def retrieve(self, query: str, vector: list[float] | None = None) -> RetrievalHits:
+        if not query.strip():
+            return RetrievalHits()
+        vector = vector if vector is not None else self.embeddings.embed_query(query)
+        sims = self.dense.similarities(vector)
+        article_dense = {i: s for i, s in self.dense.best_by_owner(sims, ("article", "fixture")).items()
+                         if i in self.catalogue.by_id}
+        dense_order = [i for i, _ in sorted(article_dense.items(), key=lambda x: (-x[1], x[0]))]
+        bm25_order = self.bm25_ranking(query)
+        return RetrievalHits(
+            articles=rrf([bm25_order, dense_order]),
+            article_bm25=bm25_order,
+            article_dense=article_dense,
+            case_dense=self.dense.best_by_owner(sims, ("case",)),
+            case_bm25=dict(self.bm25_cases.scores(query)),
+        )
 
     def search(self, query: str, k: int = 5, vector: list[float] | None = None) -> list[Hit]:
-        if not query.strip():
-            return []
-        dense = [doc_id for doc_id, _ in self.dense_ranking(query, vector=vector)]
-        return rrf([self.bm25_ranking(query), dense])[:k]
+        return self.retrieve(query, vector).articles[:k]
 
 
 def open_retriever(*, build_if_stale: bool = True, settings: Settings | None = None,

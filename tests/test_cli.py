@@ -57,5 +57,5 @@ def test_eval_prints_the_table_with_all_rows(tmp_path: Path):
     ]) + "\n")
     proc = run("eval", str(cases), "--no-baselines")
     assert proc.returncode == 0, proc.stderr
-    assert "| tunedoc · all | 100.0% (1/1)" in proc.stdout
-    assert "| tunedoc · zh |     - |     - | 100.0% (1/1)" in proc.stdout
+    assert "| tunedoc · all | 1.000 (1/1) | 1.000 (1/1) | 0.000 (0/1) | 1.000 (1/1) |" in proc.stdout
+    assert "| tunedoc · zh | - | - | - | 1.000 (1/1) |" in proc.stdout

@@ -12,21 +12,29 @@ TEXT = {
            "none": "I could not match this report to a known cause. Could you paste the full error (traceback), "
                    "the training config (YAML or command line) and the environment (`llamafactory-cli env` or "
                    "`pip list`)?", "related": "These articles may be related:", "sources": "Sources:",
-           "also": "If that is not it, it could also be:"},
+           "also": "If that is not it, it could also be:",
+           "likely": "I am not sure enough to name one cause. The most likely ones:",
+           "next": "The one thing that would tell them apart:"},
     "zh": {"cause": "看起来是 **{title}**（`{id}`，置信度 {conf:.2f}）。", "lines": "相关日志行：", "fix": "解决方法：",
            "patch": "配置修改：", "ask": "为了确认，请贴出：",
            "none": "暂时无法把这个问题对应到已知原因。请贴出完整报错（traceback）、训练配置（YAML 或命令行）和环境信息"
                    "（`llamafactory-cli env` 或 `pip list`）。", "related": "可能相关的文章：", "sources": "参考：",
-           "also": "如果不是这个原因，也可能是："},
+           "also": "如果不是这个原因，也可能是：",
+           "likely": "目前还不能确定是哪一个原因，最可能的是：",
+           "next": "最能区分它们的一项信息："},
 }
 
 
 def draft_reply(result: DiagnoseResult) -> str:
     t = TEXT[result.lang]
     if not result.diagnoses:
-        out = [t["none"]]
+        likely = [d for d in result.differential if d.status == "candidate"][:3]
+        if likely:
+            out = [t["likely"] + "\n" + "\n".join(f"- {d.title} (`{d.id}`): {d.confirm}" for d in likely)]
+        else:
+            out = [t["none"]]
         if result.missing:
-            out += [t["ask"]] + [f"- {m.ask}" for m in result.missing]
+            out += [t["next"] + "\n\n- " + result.missing[0].ask]
         if result.related:
             out += [t["related"]] + [f"- {r.title} (`{r.id}`)" for r in result.related]
         return "\n\n".join(out) + "\n"
@@ -43,6 +51,6 @@ def draft_reply(result: DiagnoseResult) -> str:
     if candidates:
         out.append(t["also"] + "\n" + "\n".join(f"- {d.title} (`{d.id}`): {d.confirm}" for d in candidates))
     if result.missing:
-        out.append(t["ask"] + "\n" + "\n".join(f"- {m.ask}" for m in result.missing))
+        out.append(t["ask"] + "\n" + "\n".join(f"- {m.ask}" for m in result.missing[:2]))
     out.append(t["sources"] + " " + ", ".join(top.references))
     return "\n\n".join(out) + "\n"

@@ -1,0 +1,221 @@
+"""Fusion: retrieval proposes causes, rules confirm or rule them out, a calibrated model ranks them.
+
+For one input, every cause that retrieval or the rules point at becomes a candidate, described by a few features:
+what the rules say of its articles (diagnosed, candidate, score, an active shared-symptom group), where retrieval
+ranks its articles, and how the nearest real reports of the case base vote (dense and BM25 neighbours, and how close
+the nearest out-of-scope reports are). A logistic regression, fitted by `tunedoc train` with cross-validation over
+the case base and stored as plain JSON (`kb/model/fusion.json`), turns the features into the probability that the
+cause is the right one. The model is a conditional logit with a "none of these" alternative: the candidates compete
+with each other and with the chance that the report is out of scope or of a cause no candidate names, so the
+probabilities of one report sum to at most one and abstention is the none-alternative winning. Rules stay hard where they are decisive: a cause whose articles are all ruled out by an
+`exclude` or a failing required condition is never a candidate; a cause whose rules hold is `confirmed`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from service.cases import OUT_OF_SCOPE
+from service.kb import KB_DIR, Catalogue
+from service.rules import RuleOutcome
+
+if TYPE_CHECKING:
+    from service.retrieval import RetrievalHits
+
+K_NEIGHBOURS = 10
+MAX_CANDIDATES = 8
+FEATURES = (  # of one candidate cause
+    "rule_confirmed", "rule_candidate", "rule_score", "rule_symptom", "rule_group",
+    "art_rank", "art_bm25_rank", "art_dense", "art_dense_gap",
+    "case_vote", "case_top", "case_top_gap", "case_bm25_vote",
+)
+REPORT_FEATURES = (  # of the report as a whole: they drive the "none of these" alternative
+    "oos_vote", "oos_gap", "best_case", "best_article", "rule_evidence", "max_rule_score", "no_query",
+    "has_error", "has_log", "has_config", "question", "length",
+)
+# A how-to question, a feature request or a sizing question reads like one: these words, or a question mark.
+_QUESTION = re.compile(r"(?i)\?|？|\b(how (do|can|to|much)|is it possible|can (i|we|you)|should i|any (way|plan)|"
+                       r"support(s|ing)?|feature request|recommend\w*|which|whether|best way)\b|"
+                       r"如何|怎么|怎样|能否|是否|可以吗|支持|请问|建议|需要多少")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    category: str
+    article: str  # the article that answers for the category (the best-scoring one)
+    features: dict[str, float]
+    confirmed: bool
+    probability: float = 0.0
+    neighbours: tuple[tuple[str, float], ...] = ()  # nearest cases of this cause (id, similarity)
+
+
+@dataclass
+class FusionModel:
+    weights: dict[str, float]  # candidate utility
+    none_weights: dict[str, float]  # utility of "none of these", from the report features
+    none_bias: float
+    threshold: float  # probability at or above which a non-confirmed cause is `probable`
+    mean: dict[str, float] = field(default_factory=dict)
+    scale: dict[str, float] = field(default_factory=dict)
+    meta: dict[str, object] = field(default_factory=dict)
+
+    def _utility(self, weights: dict[str, float], features: dict[str, float]) -> float:
+        z = 0.0
+        for name, weight in weights.items():
+            z += weight * (features.get(name, 0.0) - self.mean.get(name, 0.0)) / (self.scale.get(name, 1.0) or 1.0)
+        return max(-40.0, min(40.0, z))
+
+    def probabilities(self, features: list[dict[str, float]], report: dict[str, float]) -> list[float]:
+        """P(candidate i is the cause) for each candidate of one report (softmax with the none-alternative)."""
+        none = self._utility(self.none_weights, report) + self.none_bias
+        utilities = [self._utility(self.weights, f) for f in features]
+        top = max([none, *utilities])
+        exps = [math.exp(u - top) for u in utilities]
+        total = math.exp(none - top) + sum(exps)
+        return [round(e / total, 4) for e in exps]
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> FusionModel | None:
+        path = path or Path(KB_DIR) / "model" / "fusion.json"
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        try:
+            return cls(weights=data["weights"], none_weights=data["none_weights"], none_bias=data["none_bias"],
+                       threshold=data["threshold"], mean=data.get("mean", {}), scale=data.get("scale", {}),
+                       meta=data.get("meta", {}))
+        except KeyError:
+            return None  # an older format: rank without a model until `tunedoc train` runs again
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        body = {"weights": self.weights, "none_weights": self.none_weights, "none_bias": self.none_bias,
+                "threshold": self.threshold, "mean": self.mean, "scale": self.scale, "meta": self.meta}
+        path.write_text(json.dumps(body, indent=1, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def _rank_by_category(ids: list[str], catalogue: Catalogue) -> dict[str, int]:
+    ranks: dict[str, int] = {}
+    for article_id in ids:
+        article = catalogue.by_id.get(article_id)
+        if article is not None and article.category not in ranks:
+            ranks[article.category] = len(ranks) + 1
+    return ranks
+
+
+def _votes(scores: dict[str, float], cause_of: dict[str, str], k: int) -> tuple[dict[str, float], list[tuple[str, float]]]:
+    top = sorted(scores.items(), key=lambda x: (-x[1], x[0]))[:k]
+    total = sum(max(s, 0.0) for _, s in top) or 1.0
+    votes: dict[str, float] = {}
+    for case_id, score in top:
+        cause = cause_of.get(case_id)
+        if cause is not None:
+            votes[cause] = votes.get(cause, 0.0) + max(score, 0.0) / total
+    return votes, top
+
+
+def candidates(catalogue: Catalogue, outcome: RuleOutcome, hits: RetrievalHits, cause_of: dict[str, str],
+               signals: dict | None = None, text: str = "") -> tuple[list[Candidate], dict[str, float]]:
+    """The causes worth ranking for one input with their features, and the report's own features. `cause_of`: case
+    id -> cause, restricted to the cases retrieval may use (cross-validation leaves the fold under test out)."""
+    dense = {i: s for i, s in hits.case_dense.items() if i in cause_of}
+    bm25 = {i: s for i, s in hits.case_bm25.items() if i in cause_of}
+    dense_votes, dense_top = _votes(dense, cause_of, K_NEIGHBOURS)
+    bm25_votes, _ = _votes(bm25, cause_of, K_NEIGHBOURS)
+    best_case = max(dense.values(), default=0.0)
+    top_by_cause: dict[str, float] = {}
+    for case_id, sim in dense.items():
+        cause = cause_of[case_id]
+        top_by_cause[cause] = max(top_by_cause.get(cause, -1.0), sim)
+    oos_top = top_by_cause.get(OUT_OF_SCOPE, 0.0)
+    in_scope_top = max((s for c, s in top_by_cause.items() if c != OUT_OF_SCOPE), default=0.0)
+    art_rank = _rank_by_category([h.id for h in hits.articles], catalogue)
+    bm25_rank = _rank_by_category(hits.article_bm25, catalogue)
+    best_article_dense = max(hits.article_dense.values(), default=0.0)
+
+    by_category: dict[str, list] = {}
+    for result in outcome.articles.values():
+        by_category.setdefault(result.article.category, []).append(result)
+    active = {a.category for g in outcome.active_groups for a in catalogue.members(g.id)}
+    any_rule_evidence = any(r.status == "diagnosed" or r.has_symptom for r in outcome.articles.values())
+
+    proposed = {c for c, r in art_rank.items() if r <= 5} | {c for c, v in dense_votes.items() if v > 0}
+    proposed |= {c for c, v in bm25_votes.items() if v > 0} | active
+    proposed |= {r.article.category for r in outcome.articles.values() if r.status in ("diagnosed", "candidate")}
+    proposed.discard(OUT_OF_SCOPE)
+    out: list[Candidate] = []
+    for category in sorted(proposed):
+        results = [r for r in by_category.get(category, []) if r.status != "ruled_out"]
+        if not results:
+            continue  # no article for it, or every article is ruled out: an exclude is final
+        best = max(results, key=lambda r: (r.status == "diagnosed", r.score,
+                                           -art_rank.get(r.article.category, 99), r.article.id))
+        art_dense = max((hits.article_dense.get(r.article.id, 0.0) for r in results), default=0.0)
+        features = {
+            "rule_confirmed": float(best.status == "diagnosed"),
+            "rule_candidate": float(any(r.status == "candidate" for r in results)),
+            "rule_score": min(3.0, best.score),
+            "rule_symptom": min(2.0, max(r.symptom_score for r in results)),
+            "rule_group": float(category in active),
+            "art_rank": 1.0 / art_rank[category] if category in art_rank else 0.0,
+            "art_bm25_rank": 1.0 / bm25_rank[category] if category in bm25_rank else 0.0,
+            "art_dense": art_dense,
+            "art_dense_gap": art_dense - best_article_dense,
+            "case_vote": dense_votes.get(category, 0.0),
+            "case_top": top_by_cause.get(category, 0.0),
+            "case_top_gap": top_by_cause.get(category, 0.0) - best_case if category in top_by_cause else -1.0,
+            "case_bm25_vote": bm25_votes.get(category, 0.0),
+        }
+        neighbours = tuple((i, s) for i, s in dense_top if cause_of.get(i) == category)[:3]
+        out.append(Candidate(category, best.article.id, features, best.status == "diagnosed", 0.0, neighbours))
+    report = {
+        "oos_vote": dense_votes.get(OUT_OF_SCOPE, 0.0),
+        "oos_gap": oos_top - in_scope_top,
+        "best_case": best_case,
+        "best_article": best_article_dense,
+        "rule_evidence": float(any_rule_evidence),
+        "max_rule_score": min(3.0, max((r.score for r in outcome.articles.values()
+                                         if r.status != "ruled_out"), default=0.0)),
+        "no_query": float(not hits.case_dense),
+        "has_error": float("input.has_error" in (signals or {})),
+        "has_log": float("input.has_log" in (signals or {})),
+        "has_config": float("input.has_config" in (signals or {})),
+        "question": min(3.0, float(len(_QUESTION.findall(text[:4000])))),
+        "length": math.log1p(len(text)) / 10,
+    }
+    return out, report
+
+
+def prior_score(candidate: Candidate) -> float:
+    """Ranking without a fitted model (before the first `tunedoc train`): rules first, then retrieval."""
+    f = candidate.features
+    return round(2.0 * f["rule_confirmed"] + 0.2 * f["rule_score"] + f["case_vote"] + 0.5 * f["art_rank"], 4)
+
+
+def rank_candidates(found: list[Candidate], report: dict[str, float], model: FusionModel | None) -> list[Candidate]:
+    if model is not None:
+        probabilities = model.probabilities([c.features for c in found], report)
+    else:
+        probabilities = [min(0.99, prior_score(c) / 3) for c in found]
+    scored = [Candidate(c.category, c.article, c.features, c.confirmed, p, c.neighbours)
+              for c, p in zip(found, probabilities)]
+    scored.sort(key=lambda c: (-c.probability, not c.confirmed, c.category))
+    return scored[:MAX_CANDIDATES]
+
+
+def decide(ranked: list[Candidate], model: FusionModel | None) -> tuple[list[Candidate], list[Candidate]]:
+    """(diagnoses, differential). Diagnoses: the confirmed causes, strongest rule evidence first (where rules are
+    decisive they decide the order too), then the causes probable enough, by probability. The differential: the rest,
+    in probability order."""
+    threshold = model.threshold if model is not None else 1.01
+    confirmed = sorted((c for c in ranked if c.confirmed),
+                       key=lambda c: (-c.features["rule_score"], -c.probability, c.category))
+    probable = [c for c in ranked if not c.confirmed and c.probability >= threshold]
+    chosen = confirmed + probable
+    return chosen, [c for c in ranked if c not in chosen]

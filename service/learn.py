@@ -1,0 +1,320 @@
+"""Fit and measure the fusion model on the case base: `tunedoc train` and `tunedoc eval --cv`.
+
+Every case is diagnosed once as the paste it digests (its symptom in the reporter's language, settings, versions and
+machine lines); retrieval results are kept whole, and each fold masks out its own cases, so a case never votes for
+itself or for another report in its fold. Folds are grouped by thread. The model is a conditional logit over each
+report's candidate causes plus a none-alternative (service/fusion.py); the abstention threshold is the lowest probability that still
+keeps out-of-scope abstention at or above the goal in cross-validation, and the final model is refitted on all cases.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from service.cases import OUT_OF_SCOPE, Case, CaseBase
+from service.fusion import FEATURES, REPORT_FEATURES, Candidate, FusionModel, candidates, decide, rank_candidates
+from service.parse import parse
+from service.pipeline import Analysis, as_parts, load_rules
+from service.retrieval import Retriever
+
+FOLDS = 5
+OOS_ABSTENTION_GOAL = 0.90
+WRONG_FIRST_GOAL = 0.05
+C_GRID = (0.01, 0.1, 1.0)
+
+
+@dataclass
+class Prepared:
+    """One case diagnosed without the fusion step: rule outcome and full retrieval results."""
+
+    case: Case
+    analysis: Analysis
+    fold: int
+
+
+@dataclass
+class Prediction:
+    case: Case
+    ranked: list[Candidate]  # diagnoses first, then the differential candidates
+    diagnosed: list[str]  # categories the answer stands behind (empty: abstained)
+    baselines: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def top_probability(self) -> float:
+        return self.ranked[0].probability if self.ranked else 0.0
+
+    @property
+    def ranked_categories(self) -> list[str]:
+        return [c.category for c in self.ranked]
+
+
+def fold_of(cases: list[Case], folds: int = FOLDS) -> dict[str, int]:
+    """Deterministic folds grouped by thread, balanced per cause (round robin over each cause's sorted threads)."""
+    out: dict[str, int] = {}
+    by_cause: dict[str, list[str]] = defaultdict(list)
+    for case in cases:
+        by_cause[case.cause].append(case.id)
+    offset = 0
+    for cause in sorted(by_cause):
+        for i, case_id in enumerate(sorted(set(by_cause[cause]))):
+            out[case_id] = (i + offset) % folds
+        offset += len(by_cause[cause])
+    return out
+
+
+def prepare(retriever: Retriever, base: CaseBase, folds: int = FOLDS) -> list[Prepared]:
+    from service.pipeline import analyse_input
+
+    rules = load_rules(str(retriever.catalogue.root))
+    assignment = fold_of(base.cases, folds)
+    prepared = []
+    for case in base.cases:
+        parsed = parse(as_parts(case.render()))
+        # Cases vote later, per fold: here only rules and retrieval run (an empty case map: no fusion votes).
+        analysis = analyse_input(parsed, rules=rules, retriever=retriever, cause_of={})
+        prepared.append(Prepared(case, analysis, assignment[case.id]))
+    return prepared
+
+
+def _features(item: Prepared, retriever: Retriever,
+              allowed: dict[str, str]) -> tuple[list[Candidate], dict[str, float]]:
+    if item.analysis.hits is None:
+        return [], {}
+    cause_of = {i: c for i, c in allowed.items() if i != item.case.id}
+    text = "\n".join(line.text for line in item.analysis.parsed.lines[:400])
+    return candidates(retriever.catalogue, item.analysis.outcome, item.analysis.hits, cause_of,
+                      item.analysis.signals, text)
+
+
+@dataclass
+class Group:
+    """One report for fitting: its candidates' features, its report features, which candidate is right (-1: none)."""
+
+    rows: list[dict[str, float]]
+    report: dict[str, float]
+    target: int
+
+
+def _groups(items: list[Prepared], retriever: Retriever, allowed: dict[str, str]) -> list[Group]:
+    groups = []
+    for item in items:
+        found, report = _features(item, retriever, allowed)
+        cats = [c.category for c in found]
+        target = cats.index(item.case.cause) if item.case.cause in cats else -1
+        groups.append(Group([c.features for c in found], report, target))
+    return groups
+
+
+def fit(groups: list[Group], c: float) -> FusionModel:
+    """Conditional logit with a none-alternative, L2-penalised (strength 1/C per report), by L-BFGS."""
+    from scipy.optimize import minimize
+
+    rows = np.asarray([[r[n] for n in FEATURES] for g in groups for r in g.rows] or [[0.0] * len(FEATURES)])
+    reports = np.asarray([[g.report.get(n, 0.0) for n in REPORT_FEATURES] for g in groups])
+    mean_x, scale_x = rows.mean(axis=0), rows.std(axis=0)
+    mean_r, scale_r = reports.mean(axis=0), reports.std(axis=0)
+    scale_x[scale_x == 0], scale_r[scale_r == 0] = 1.0, 1.0
+    width = max([len(g.rows) for g in groups] + [1])
+    d, e = len(FEATURES), len(REPORT_FEATURES)
+    x = np.zeros((len(groups), width, d))
+    mask = np.zeros((len(groups), width), dtype=bool)
+    for i, g in enumerate(groups):
+        for j, r in enumerate(g.rows):
+            x[i, j] = ([r[n] for n in FEATURES] - mean_x) / scale_x
+            mask[i, j] = True
+    r = (reports - mean_r) / scale_r
+    target = np.asarray([g.target for g in groups])
+    onehot = np.zeros((len(groups), width + 1))  # column 0: none
+    onehot[np.arange(len(groups)), target + 1] = 1.0
+    penalty = 1.0 / c
+
+    def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        w, v, b = theta[:d], theta[d:d + e], theta[-1]
+        utilities = np.where(mask, x @ w, -np.inf)
+        none = r @ v + b
+        allu = np.concatenate([none[:, None], utilities], axis=1)
+        top = allu.max(axis=1, keepdims=True)
+        exps = np.exp(allu - top)
+        probs = exps / exps.sum(axis=1, keepdims=True)
+        logz = np.log(exps.sum(axis=1)) + top[:, 0]
+        ll = float((onehot * np.where(np.isfinite(allu), allu, 0.0)).sum() - logz.sum())
+        diff = onehot - probs
+        grad_w = np.einsum("ij,ijk->k", diff[:, 1:], x)
+        grad_v = diff[:, 0] @ r
+        grad_b = diff[:, 0].sum()
+        value = -ll + 0.5 * penalty * (w @ w + v @ v)
+        grad = -np.concatenate([grad_w, grad_v, [grad_b]]) + penalty * np.concatenate([w, v, [0.0]])
+        return value, grad
+
+    result = minimize(loss, np.zeros(d + e + 1), jac=True, method="L-BFGS-B", options={"maxiter": 500})
+    theta = result.x
+    return FusionModel(
+        weights={n: round(float(w), 6) for n, w in zip(FEATURES, theta[:d])},
+        none_weights={n: round(float(v), 6) for n, v in zip(REPORT_FEATURES, theta[d:d + e])},
+        none_bias=round(float(theta[-1]), 6), threshold=0.5,
+        mean={**{n: round(float(m), 6) for n, m in zip(FEATURES, mean_x)},
+              **{n: round(float(m), 6) for n, m in zip(REPORT_FEATURES, mean_r)}},
+        scale={**{n: round(float(s), 6) for n, s in zip(FEATURES, scale_x)},
+               **{n: round(float(s), 6) for n, s in zip(REPORT_FEATURES, scale_r)}},
+    )
+
+
+def _predict(item: Prepared, retriever: Retriever, allowed: dict[str, str], model: FusionModel) -> Prediction:
+    found, report = _features(item, retriever, allowed)
+    ranked = rank_candidates(found, report, model)
+    chosen, rest = decide(ranked, model)
+    return Prediction(item.case, chosen + rest, [c.category for c in chosen])
+
+
+def cross_validate(prepared: list[Prepared], retriever: Retriever, c: float = 0.3,
+                   threshold: float | None = None) -> tuple[list[Prediction], float]:
+    """Out-of-fold predictions (each fold's model fitted on the other folds), and the threshold they support."""
+    everything = {p.case.id: p.case.cause for p in prepared}
+    predictions: list[Prediction] = []
+    for fold in sorted({p.fold for p in prepared}):
+        allowed = {i: cause for i, cause in everything.items() if i not in
+                   {p.case.id for p in prepared if p.fold == fold}}
+        train = [p for p in prepared if p.fold != fold]
+        model = fit(_groups(train, retriever, allowed), c)
+        model.threshold = 1.01  # decide later, on all out-of-fold predictions together
+        predictions += [_predict(p, retriever, allowed, model) for p in prepared if p.fold == fold]
+    chosen = threshold if threshold is not None else choose_threshold(predictions)
+    return [apply_threshold(p, chosen) for p in predictions], chosen
+
+
+def apply_threshold(prediction: Prediction, threshold: float) -> Prediction:
+    model = FusionModel(weights={}, none_weights={}, none_bias=0.0, threshold=threshold)
+    chosen, rest = decide(prediction.ranked, model)
+    return Prediction(prediction.case, chosen + rest, [c.category for c in chosen], prediction.baselines)
+
+
+def choose_threshold(predictions: list[Prediction]) -> float:
+    """The lowest threshold with out-of-scope abstention >= the goal and wrong first answers <= the goal. When no
+    threshold reaches both (rules alone already diagnose some out-of-scope reports), the one that maximises top-1
+    plus out-of-scope abstention with wrong first answers still within the goal: a wrong answer costs more than an
+    abstention, and both kinds of report count."""
+    table = []
+    for step in range(5, 100):
+        threshold = step / 100
+        scores = score([apply_threshold(p, threshold) for p in predictions])
+        if scores["abstained"] >= OOS_ABSTENTION_GOAL and scores["wrong_first"] <= WRONG_FIRST_GOAL:
+            return threshold
+        table.append((threshold, scores))
+    allowed = [(t, s) for t, s in table if s["wrong_first"] <= WRONG_FIRST_GOAL] or table
+    return max(allowed, key=lambda ts: (round(ts[1]["top1"] + ts[1]["abstained"], 4), -ts[0]))[0]
+
+
+def score(predictions: list[Prediction]) -> dict[str, float]:
+    in_scope = [p for p in predictions if p.case.cause != OUT_OF_SCOPE]
+    oos = [p for p in predictions if p.case.cause == OUT_OF_SCOPE]
+    top1 = sum(bool(p.diagnosed) and p.diagnosed[0] == p.case.cause for p in in_scope)
+    wrong = sum(bool(p.diagnosed) and p.diagnosed[0] != p.case.cause for p in in_scope)
+    top3 = sum(p.case.cause in p.ranked_categories[:3] for p in in_scope)
+    abstained = sum(not p.diagnosed for p in oos)
+    return {"n_in": len(in_scope), "n_oos": len(oos), "top1": top1 / max(1, len(in_scope)),
+            "top3": top3 / max(1, len(in_scope)), "wrong_first": wrong / max(1, len(in_scope)),
+            "abstained": abstained / max(1, len(oos))}
+
+
+def calibration(predictions: list[Prediction], bins: int = 10) -> tuple[float, list[tuple[float, float, int]]]:
+    """ECE of the first-ranked cause's probability against whether it is right, and the diagram's bins."""
+    buckets: dict[int, list[tuple[float, bool]]] = defaultdict(list)
+    for p in predictions:
+        if not p.ranked:
+            continue
+        confidence = p.ranked[0].probability
+        right = p.ranked[0].category == p.case.cause
+        buckets[min(bins - 1, int(confidence * bins))].append((confidence, right))
+    total = sum(len(b) for b in buckets.values()) or 1
+    ece, rows = 0.0, []
+    for index in sorted(buckets):
+        items = buckets[index]
+        mean_conf = sum(c for c, _ in items) / len(items)
+        accuracy = sum(r for _, r in items) / len(items)
+        ece += len(items) / total * abs(mean_conf - accuracy)
+        rows.append((round(mean_conf, 3), round(accuracy, 3), len(items)))
+    return round(ece, 4), rows
+
+
+def reliability_svg(rows: list[tuple[float, float, int]], ece: float, title: str) -> str:
+    size, pad = 320, 40
+    scale = size - 2 * pad
+
+    def xy(a: float, b: float) -> tuple[float, float]:
+        return pad + a * scale, size - pad - b * scale
+
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{size}" height="{size}" font-family="sans-serif" '
+             f'font-size="11"><rect width="{size}" height="{size}" fill="white"/>',
+             f'<line x1="{pad}" y1="{size - pad}" x2="{size - pad}" y2="{pad}" stroke="#999" stroke-dasharray="4"/>',
+             f'<rect x="{pad}" y="{pad}" width="{scale}" height="{scale}" fill="none" stroke="#333"/>']
+    biggest = max((n for *_, n in rows), default=1)
+    for conf, acc, n in rows:
+        x, y = xy(conf, acc)
+        parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{3 + 9 * math.sqrt(n / biggest):.1f}" '
+                     f'fill="#4c78a8" fill-opacity="0.7"><title>{n} reports: confidence {conf}, right {acc}'
+                     f'</title></circle>')
+    parts.append(f'<text x="{pad}" y="{pad - 12}">{title} (ECE {ece:.3f})</text>')
+    parts.append(f'<text x="{size / 2 - 30}" y="{size - 10}">confidence</text>')
+    parts.append(f'<text x="10" y="{size / 2}" transform="rotate(-90 10 {size / 2})">accuracy</text>')
+    return "".join(parts) + "</svg>\n"
+
+
+def baseline_rankings(item: Prepared, retriever: Retriever, allowed: dict[str, str]) -> dict[str, list[str]]:
+    """BM25 over articles, tunedoc's hybrid search, plain RAG (article chunks), and a kNN vote over the cases."""
+    by_id = retriever.catalogue.by_id
+    hits = item.analysis.hits
+    text = item.case.render()
+
+    def categories(ids: list[str]) -> list[str]:
+        out: list[str] = []
+        for i in ids:
+            category = by_id[i].category if i in by_id else i
+            if category not in out:
+                out.append(category)
+        return out
+
+    dense = [i for i, _ in retriever.dense_ranking(text[:4000], kinds=("article",))]
+    votes: Counter[str] = Counter()
+    neighbours = sorted(((s, i) for i, s in (hits.case_dense if hits else {}).items()
+                         if i in allowed and i != item.case.id), reverse=True)[:10]
+    for similarity, case_id in neighbours:
+        votes[allowed[case_id]] += similarity
+    return {
+        "hybrid search": categories([h.id for h in hits.articles]) if hits else [],
+        "BM25": categories(retriever.bm25_ranking(text, articles_only=True)),
+        "plain RAG": categories(dense),
+        "kNN cases": [c for c, _ in sorted(votes.items(), key=lambda x: (-x[1], x[0])) if c != OUT_OF_SCOPE],
+    }
+
+
+def train(retriever: Retriever, out: Path, c: float | None = None) -> tuple[FusionModel, list[Prediction], str]:
+    """Choose C and the threshold by cross-validation, refit on every case, save. Returns the CV predictions too."""
+    base = retriever.cases
+    prepared = prepare(retriever, base)
+    best = None
+    for candidate_c in ([c] if c is not None else C_GRID):
+        predictions, threshold = cross_validate(prepared, retriever, candidate_c)
+        s = score(predictions)
+        key = (s["top1"] - max(0.0, s["wrong_first"] - WRONG_FIRST_GOAL), candidate_c)
+        if best is None or key > best[0]:
+            best = (key, candidate_c, threshold, predictions)
+    _, chosen_c, threshold, predictions = best
+    everything = {p.case.id: p.case.cause for p in prepared}
+    model = fit(_groups(prepared, retriever, everything), chosen_c)
+    model.threshold = threshold
+    s = score(predictions)
+    ece, _ = calibration(predictions)
+    model.meta = {"cases": len(base.cases), "C": chosen_c, "folds": FOLDS, "cv_top1": round(s["top1"], 4),
+                  "cv_top3": round(s["top3"], 4), "cv_wrong_first": round(s["wrong_first"], 4),
+                  "cv_oos_abstained": round(s["abstained"], 4), "cv_ece": ece,
+                  "embedding_model": retriever.embeddings.name, "features": list(FEATURES)}
+    model.save(out)
+    summary = (f"trained on {len(base.cases)} cases (C={chosen_c}, threshold {threshold:.2f}); cross-validated: "
+               f"top-1 {s['top1']:.3f}, top-3 {s['top3']:.3f}, wrong first {s['wrong_first']:.3f}, out-of-scope "
+               f"abstained {s['abstained']:.3f}, ECE {ece:.3f}; weights in {out}")
+    return model, predictions, summary

@@ -1,0 +1,116 @@
+"""Fusion: retrieval proposes, rules confirm or rule out, the calibrated model ranks (issue 12)."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+from service.cases import CaseBase, lint_cases
+from service.fusion import FEATURES, REPORT_FEATURES, Candidate, FusionModel, decide
+from service.learn import Group, calibration, fit
+from service.models import MissingOut
+from service.rank import _with_gain
+from service.pipeline import analyse_input, as_parts
+from service.parse import parse
+
+REPO = Path(__file__).resolve().parent.parent
+SEED = "bf16: true\n{'loss': 0.0, 'grad_norm': nan, 'learning_rate': 1e-05, 'epoch': 0.1}\n"
+
+
+def _candidate(category: str, p: float, confirmed: bool = False, score: float = 0.0) -> Candidate:
+    features = {name: 0.0 for name in FEATURES}
+    features["rule_score"] = score
+    return Candidate(category, category, features, confirmed, p)
+
+
+def test_the_conditional_logit_learns_which_feature_marks_the_right_cause():
+    rng = random.Random(7)
+    groups = []
+    for _ in range(300):
+        rows = [{name: rng.random() for name in FEATURES} for _ in range(4)]
+        target = rng.randrange(-1, 4)
+        if target >= 0:
+            rows[target]["case_vote"] += 1.5
+        report = {name: rng.random() for name in REPORT_FEATURES}
+        report["oos_vote"] += 1.5 if target < 0 else 0.0
+        groups.append(Group(rows, report, target))
+    model = fit(groups, c=1.0)
+    assert model.weights["case_vote"] > 1.0 and model.none_weights["oos_vote"] > 1.0
+    probabilities = model.probabilities(groups[0].rows, groups[0].report)
+    assert 0 < sum(probabilities) < 1 and all(0 <= p <= 1 for p in probabilities)
+
+
+def test_the_model_round_trips_as_json(tmp_path):
+    model = FusionModel({"case_vote": 1.0}, {"oos_vote": 2.0}, -0.5, 0.7, {"case_vote": 0.1}, {"case_vote": 2.0})
+    model.save(tmp_path / "m.json")
+    loaded = FusionModel.load(tmp_path / "m.json")
+    assert loaded is not None and loaded.probabilities([{"case_vote": 1.0}], {}) == model.probabilities(
+        [{"case_vote": 1.0}], {})
+
+
+def test_confirmed_causes_are_diagnosed_first_by_rule_strength_and_the_rest_need_the_threshold():
+    model = FusionModel({}, {}, 0.0, threshold=0.6)
+    ranked = [_candidate("a", 0.7), _candidate("b", 0.2, confirmed=True, score=1.0),
+              _candidate("c", 0.5), _candidate("d", 0.1, confirmed=True, score=2.0)]
+    chosen, rest = decide(ranked, model)
+    assert [c.category for c in chosen] == ["d", "b", "a"] and [c.category for c in rest] == ["c"]
+
+
+def test_the_first_question_is_the_one_that_best_splits_the_top_candidates():
+    ranked = [_candidate("x", 0.4), _candidate("y", 0.4), _candidate("z", 0.2)]
+    asks = [MissingOut(ask="only z", for_ids=["z"]), MissingOut(ask="x or y", for_ids=["x"])]
+    ordered = _with_gain(asks, ranked, None)
+    assert ordered[0].ask == "x or y" and ordered[0].gain > ordered[1].gain
+
+
+def test_calibration_of_a_perfectly_calibrated_list_is_zero():
+    from service.cases import Case
+    from service.learn import Prediction
+
+    case = Case(url="u", cause="a", lang="en", symptom_en="", symptom_zh="")
+    wrong = Case(url="v", cause="b", lang="en", symptom_en="", symptom_zh="")
+    predictions = [Prediction(case, [_candidate("a", 0.55)], ["a"]), Prediction(wrong, [_candidate("a", 0.55)], [])]
+    ece, rows = calibration(predictions)
+    assert ece == pytest.approx(0.05) and rows == [(0.55, 0.5, 2)]
+
+
+def test_the_case_base_lints_clean_and_is_large_enough():
+    base = CaseBase.load()
+    held_out = REPO.parent / "shared" / "held-out"
+    assert lint_cases(base, held_out=held_out if held_out.exists() else None) == []
+    assert len(base.cases) >= 600
+    assert sum(c.lang == "zh" for c in base.cases) >= 0.3 * len(base.cases)
+    assert sum(c.cause == "out-of-scope" for c in base.cases) >= 80
+
+
+def test_the_committed_model_was_trained_on_this_case_base():
+    model = FusionModel.load(REPO / "kb" / "model" / "fusion.json")
+    assert model is not None and model.meta["cases"] == len(CaseBase.load().cases)
+    assert set(model.weights) == set(FEATURES) and set(model.none_weights) == set(REPORT_FEATURES)
+
+
+def test_the_seed_paste_is_confirmed_with_its_patch(rules, retriever):
+    result = analyse_input(parse(as_parts(SEED)), rules=rules, retriever=retriever).result
+    top = result.diagnoses[0]
+    assert top.id == "bf16-numerical-instability" and top.status == "confirmed"
+    assert top.fix.patch == {"train-config": {"bf16": False, "fp16": True}} and 0 < top.confidence <= 1
+
+
+def test_an_exclude_keeps_a_cause_out_even_when_retrieval_proposes_it(rules, retriever):
+    paste = ("fp16 training, loss nan\n" + "OVERFLOW! Rank 0 Skipping step. Attempted loss scale: 65536, "
+             "reducing to 32768\n" + "bf16: true\n")
+    analysis = analyse_input(parse(as_parts(paste)), rules=rules, retriever=retriever)
+    excluded = {r.article.category for r in analysis.outcome.articles.values() if r.status == "ruled_out"}
+    assert "bf16-numerical-instability" in excluded
+    assert "bf16-numerical-instability" not in {c.category for c in analysis.ranked}
+
+
+def test_a_chinese_symptom_paragraph_gets_the_cause_ranked(rules, retriever):
+    paste = ("用 LLaMA-Factory 对 Qwen2.5-14B 做 LoRA 微调，开了 bf16，训练刚开始 loss 就一直是 0，grad_norm 显示 nan，"
+             "学习率 1e-4，换了几次数据也一样。")
+    analysis = analyse_input(parse(as_parts(paste)), rules=rules, retriever=retriever)
+    ranked = [c.category for c in analysis.ranked[:3]]
+    assert "bf16-numerical-instability" in ranked
+    assert analysis.result.missing or analysis.result.diagnoses  # an answer, or the question that decides
