@@ -25,7 +25,7 @@ from service.retrieval import Retriever
 FOLDS = 5
 OOS_ABSTENTION_GOAL = 0.90
 WRONG_FIRST_GOAL = 0.05
-C_GRID = (0.01, 0.1, 1.0)
+C_GRID = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
 
 
 @dataclass
@@ -193,6 +193,21 @@ def apply_threshold(prediction: Prediction, threshold: float) -> Prediction:
     return Prediction(prediction.case, chosen + rest, [c.category for c in chosen], prediction.baselines)
 
 
+def floored(predictions: list[Prediction], threshold: float) -> tuple[float, list[Prediction]]:
+    """The measured precision of rule-confirmed causes, and the predictions with it as their floor."""
+    confirmed = [c.category == p.case.cause for p in predictions for c in p.ranked if c.confirmed]
+    floor = round(sum(confirmed) / len(confirmed), 3) if confirmed else 0.0
+    return floor, [_with_floor(p, floor, threshold) for p in predictions]
+
+
+def _with_floor(prediction: Prediction, floor: float, threshold: float) -> Prediction:
+    ranked = [Candidate(c.category, c.article, c.features, c.confirmed,
+                        max(c.probability, floor) if c.confirmed else c.probability, c.neighbours)
+              for c in prediction.ranked]
+    ranked.sort(key=lambda c: (-c.probability, not c.confirmed, c.category))
+    return apply_threshold(Prediction(prediction.case, ranked, [], prediction.baselines), threshold)
+
+
 def choose_threshold(predictions: list[Prediction]) -> float:
     """The lowest threshold with out-of-scope abstention >= the goal and wrong first answers <= the goal. When no
     threshold reaches both (rules alone already diagnose some out-of-scope reports), the one that maximises top-1
@@ -219,6 +234,20 @@ def score(predictions: list[Prediction]) -> dict[str, float]:
     return {"n_in": len(in_scope), "n_oos": len(oos), "top1": top1 / max(1, len(in_scope)),
             "top3": top3 / max(1, len(in_scope)), "wrong_first": wrong / max(1, len(in_scope)),
             "abstained": abstained / max(1, len(oos))}
+
+
+def log_loss(predictions: list[Prediction]) -> float:
+    """Mean negative log-likelihood of what happened: the right cause when a candidate names it, otherwise the
+    none-alternative (out of scope, or a cause no candidate names). A proper score: it picks calibrated models."""
+    total = 0.0
+    for p in predictions:
+        probabilities = {c.category: c.probability for c in p.ranked}
+        if p.case.cause in probabilities:
+            likelihood = probabilities[p.case.cause]
+        else:
+            likelihood = 1.0 - sum(probabilities.values())
+        total -= math.log(min(1.0, max(1e-4, likelihood)))
+    return round(total / max(1, len(predictions)), 4)
 
 
 def calibration(predictions: list[Prediction], bins: int = 10) -> tuple[float, list[tuple[float, float, int]]]:
@@ -299,19 +328,20 @@ def train(retriever: Retriever, out: Path, c: float | None = None) -> tuple[Fusi
     best = None
     for candidate_c in ([c] if c is not None else C_GRID):
         predictions, threshold = cross_validate(prepared, retriever, candidate_c)
-        s = score(predictions)
-        key = (s["top1"] - max(0.0, s["wrong_first"] - WRONG_FIRST_GOAL), candidate_c)
+        key = (-log_loss(predictions), candidate_c)  # C by the proper score; the threshold by the goals
         if best is None or key > best[0]:
             best = (key, candidate_c, threshold, predictions)
     _, chosen_c, threshold, predictions = best
     everything = {p.case.id: p.case.cause for p in prepared}
     model = fit(_groups(prepared, retriever, everything), chosen_c)
     model.threshold = threshold
+    model.confirmed_floor, predictions = floored(predictions, threshold)
     s = score(predictions)
     ece, _ = calibration(predictions)
     model.meta = {"cases": len(base.cases), "C": chosen_c, "folds": FOLDS, "cv_top1": round(s["top1"], 4),
                   "cv_top3": round(s["top3"], 4), "cv_wrong_first": round(s["wrong_first"], 4),
                   "cv_oos_abstained": round(s["abstained"], 4), "cv_ece": ece,
+                  "cv_log_loss": log_loss(predictions), "confirmed_floor": model.confirmed_floor,
                   "embedding_model": retriever.embeddings.name, "features": list(FEATURES)}
     model.save(out)
     summary = (f"trained on {len(base.cases)} cases (C={chosen_c}, threshold {threshold:.2f}); cross-validated: "

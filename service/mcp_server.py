@@ -31,11 +31,13 @@ def tool_diagnose(text: str | None = None, log: str | None = None, config: str |
     from service.pipeline import diagnose
     from service.render import render_markdown
 
+    from mcp.server.mcpserver.exceptions import ToolError
+
     parts = {k: v for k, v in (("input", text), ("log", log), ("config", config), ("env", env)) if v is not None}
     if not parts:
-        raise ValueError("give `text`, or any of `log`, `config`, `env`")
+        raise ToolError("give `text`, or any of `log`, `config`, `env`")
     if format not in ("markdown", "json"):
-        raise ValueError("format must be `markdown` or `json`")
+        raise ToolError("format must be `markdown` or `json`")
     rules, retriever = _engine()
     result = diagnose(parts, rules=rules, retriever=retriever)
     return result.model_dump_json() if format == "json" else render_markdown(result)
@@ -60,8 +62,10 @@ def tool_explain(diagnosis_id: str) -> str:
         import difflib
 
         close = difflib.get_close_matches(diagnosis_id, sorted(rules.catalogue.by_id), n=5, cutoff=0.3)
-        raise ValueError(f"no diagnosis with id {diagnosis_id!r}" + (f"; did you mean {', '.join(close)}?"
-                                                                     if close else ""))
+        from mcp.server.mcpserver.exceptions import ToolError
+
+        raise ToolError(f"no diagnosis with id {diagnosis_id!r}" + (f"; did you mean {', '.join(close)}?"
+                                                                    if close else ""))
     return article_page(article, rules.catalogue)
 
 

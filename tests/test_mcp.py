@@ -24,8 +24,8 @@ def test_mcp_server_lists_tools_and_diagnoses(data_dir: Path, retriever):
                 diagnosed = await client.call_tool("diagnose", {"text": SEED, "format": "json"})
                 markdown = await client.call_tool("diagnose", {"log": SEED.splitlines()[-1], "config": "bf16: true"})
                 unknown = await client.call_tool("explain", {"diagnosis_id": "fp16-overflw"})
-                assert "bf16-numerical-instability" in markdown.content[0].text and not markdown.isError
-                assert unknown.isError and "fp16-overflow" in unknown.content[0].text
+                assert "bf16-numerical-instability" in markdown.content[0].text and not markdown.is_error
+                assert unknown.is_error and "fp16-overflow" in unknown.content[0].text
                 explained = await client.call_tool("explain", {"diagnosis_id": "fp16-overflow"})
                 return tools, json.loads(diagnosed.content[0].text), explained.content[0].text
 
