@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import re2
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, model_validator
 
 from service.errors import KnowledgeBaseError
 from service.vocabulary import SIGNALS
@@ -34,6 +34,46 @@ class Bilingual(BaseModel):
         return self.zh if lang == "zh" else self.en
 
 
+class NamedPattern(BaseModel):
+    """A shared RE2 regex in kb/patterns.yaml, with the lines it must and must not match (tested by the lint)."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9\-]*$")
+    doc: str = Field(min_length=1)
+    regex: str = Field(min_length=1)
+    match: list[str] = Field(min_length=1)
+    no_match: list[str] = Field(min_length=1)
+
+    def problems(self) -> list[str]:
+        """The examples this pattern gets wrong (searched like an input line), or why it does not compile."""
+        try:
+            compiled = re2.compile(self.regex)
+        except re2.error as exc:
+            return [f"pattern {self.name!r}: RE2 cannot compile it: {exc}"]
+        found = [f"pattern {self.name!r}: should match {line!r}" for line in self.match if not compiled.search(line)]
+        found += [f"pattern {self.name!r}: should not match {line!r}" for line in self.no_match
+                  if compiled.search(line)]
+        return found
+
+
+def load_patterns(root: Path | str | None = None) -> dict[str, NamedPattern]:
+    """kb/patterns.yaml: the named, shared regexes matchers refer to with `pattern: NAME`."""
+    path = Path(root or KB_DIR) / "patterns.yaml"
+    if not path.exists():
+        return {}
+    try:
+        items = yaml.safe_load(path.read_text(encoding="utf-8")) or []
+        patterns = [NamedPattern(**item) for item in items]
+    except (ValidationError, yaml.YAMLError, TypeError) as exc:
+        raise KnowledgeBaseError(f"{path}: {exc}") from exc
+    by_name: dict[str, NamedPattern] = {}
+    for item in patterns:
+        if item.name in by_name:
+            raise KnowledgeBaseError(f"{path}: pattern {item.name!r} is defined twice")
+        by_name[item.name] = item
+    return by_name
+
+
 _COMPARATORS = ("equals", "in_", "gte", "gt", "lte", "lt", "version", "matches", "present")
 
 
@@ -43,6 +83,8 @@ class Matcher(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9\-]*$")
     regex: str | None = None
+    # The name of a shared regex in kb/patterns.yaml; resolved into `regex` at load, so the engine sees a regex.
+    pattern: str | None = None
     signal: str | None = None
     equals: Any = None
     in_: list[Any] | None = Field(default=None, alias="in")
@@ -57,6 +99,19 @@ class Matcher(BaseModel):
     required: bool = False
     ask: Bilingual | None = None
     because: Bilingual | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _resolve_pattern(cls, data: Any, info: ValidationInfo) -> Any:
+        if not isinstance(data, dict) or data.get("pattern") is None:
+            return data
+        name = data["pattern"]
+        if data.get("regex") is not None:
+            raise ValueError(f"matcher {data.get('id')!r}: give `pattern` or `regex`, not both")
+        patterns: dict[str, NamedPattern] = (info.context or {}).get("patterns") or {}
+        if name not in patterns:
+            raise ValueError(f"matcher {data.get('id')!r}: unknown pattern {name!r} (see kb/patterns.yaml)")
+        return {**data, "regex": patterns[name].regex}
 
     @model_validator(mode="after")
     def _one_test(self) -> Matcher:
@@ -85,6 +140,8 @@ class Matcher(BaseModel):
         return self
 
     def describe(self) -> str:
+        if self.pattern is not None:
+            return f"a line matches pattern `{self.pattern}` /{self.regex}/"
         if self.regex is not None:
             return f"a line matches /{self.regex}/"
         for name in _COMPARATORS:
@@ -151,6 +208,12 @@ class Fixture(BaseModel):
     kind: Literal["trigger", "ok", "todo-trigger", "todo-ok"]
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9\-]*$")
     text: str = Field(min_length=1)
+    # Optional, see docs/kb-format.md: the article that must rank first, substrings of lines that must be quoted
+    # as its evidence, and (trigger) a config block in `text` that, patched with the article's fix, must no
+    # longer diagnose the article.
+    expect: str | None = None
+    evidence: list[str] = Field(default_factory=list)
+    fixed: str | None = None
     article: str = ""
 
 
@@ -174,12 +237,23 @@ def _pretty(exc: ValidationError) -> str:
     return "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors())
 
 
-def load_article(path: Path) -> Article:
+def load_article(path: Path, patterns: dict[str, NamedPattern] | None = None) -> Article:
+    """One article; `pattern: NAME` matchers are resolved against `patterns` (default: the kb/ the file is in)."""
     data, body = split_front_matter(path.read_text(encoding="utf-8"), path)
+    if patterns is None:
+        patterns = load_patterns(_kb_root_of(path))
     try:
-        return Article(**data, path=str(path), body=body)
+        return Article.model_validate({**data, "path": str(path), "body": body}, context={"patterns": patterns})
     except ValidationError as exc:
         raise KnowledgeBaseError(f"{path}: {_pretty(exc)}") from exc
+
+
+def _kb_root_of(path: Path) -> Path:
+    """The kb/ directory an article file belongs to: the nearest parent holding categories.yaml."""
+    for parent in path.resolve().parents:
+        if (parent / "categories.yaml").exists():
+            return parent
+    return path.resolve().parent
 
 
 def load_fixtures(article_path: Path) -> list[Fixture]:
@@ -202,7 +276,9 @@ def load_fixtures(article_path: Path) -> list[Fixture]:
 class Catalogue:
     """All articles, groups and fixtures of one kb/ directory."""
 
-    def __init__(self, articles: list[Article], groups: list[Group], fixtures: dict[str, list[Fixture]], root: Path):
+    def __init__(self, articles: list[Article], groups: list[Group], fixtures: dict[str, list[Fixture]], root: Path,
+                 patterns: dict[str, NamedPattern] | None = None) -> None:
+        self.patterns = patterns or {}
         self.articles = sorted(articles, key=lambda a: a.id)
         self.by_id = {a.id: a for a in self.articles}
         self.groups = {g.id: g for g in groups}
@@ -215,13 +291,14 @@ class Catalogue:
         root = Path(root or KB_DIR)
         if not root.is_dir():
             raise KnowledgeBaseError(f"knowledge base directory not found: {root}")
+        patterns = load_patterns(root)
         articles: list[Article] = []
         fixtures: dict[str, list[Fixture]] = {}
         for path in sorted(root.rglob("*.md")):
             if path.name.startswith("_") or path.name == "README.md":
                 continue
             try:
-                article = load_article(path)
+                article = load_article(path, patterns)
                 fixtures[article.id] = load_fixtures(path)
             except KnowledgeBaseError as exc:
                 if errors is None:
@@ -233,10 +310,11 @@ class Catalogue:
         groups: list[Group] = []
         if groups_path.exists():
             try:
-                groups = [Group(**g) for g in yaml.safe_load(groups_path.read_text(encoding="utf-8")) or []]
+                groups = [Group.model_validate(g, context={"patterns": patterns})
+                          for g in yaml.safe_load(groups_path.read_text(encoding="utf-8")) or []]
             except (ValidationError, yaml.YAMLError, TypeError) as exc:
                 raise KnowledgeBaseError(f"{groups_path}: {exc}") from exc
-        return cls(articles, groups, fixtures, root)
+        return cls(articles, groups, fixtures, root, patterns)
 
     def members(self, group_id: str) -> list[Article]:
         return [a for a in self.articles if group_id in a.groups]
@@ -257,10 +335,46 @@ def load_categories(root: Path | None = None) -> list[str]:
     return list(yaml.safe_load(path.read_text(encoding="utf-8")))
 
 
-def lint(catalogue: Catalogue) -> list[str]:
+def load_areas(root: Path | None = None) -> dict[str, str]:
+    """kb/areas.yaml: the folders an article may live in, with what each covers."""
+    path = Path(root or KB_DIR) / "areas.yaml"
+    return dict(yaml.safe_load(path.read_text(encoding="utf-8")) or {}) if path.exists() else {}
+
+
+def body_section(body: str, heading: str) -> str:
+    """The text under `## heading` up to the next `## ` heading (empty when the heading is absent)."""
+    match = re2.search(r"(?ms)^## " + re2.escape(heading) + r"\n(.*?)(^## |\z)", body)
+    return match.group(1).strip() if match else ""
+
+
+_GITHUB_THREAD = r"^https://github\.com/([\w.-]+/[\w.-]+)/(?:issues|pull|discussions)/(\d+)$"
+
+
+def reference_label(url: str) -> str:
+    """How the body's References section cites a front-matter reference: `owner/repo#N` for a GitHub thread."""
+    match = re2.match(_GITHUB_THREAD, url)
+    return f"{match.group(1)}#{match.group(2)}" if match else url
+
+
+def lint_references(article: Article) -> list[str]:
+    """The body's References section cites exactly the front-matter `references` (one source per fact)."""
+    section = body_section(article.body, "References")
+    cited = {f"{m[0]}#{m[1]}" for m in re2.findall(r"\b([\w.-]+/[\w.-]+)#(\d+)", section)}
+    cited |= {u.rstrip(".,;:") for u in re2.findall(r"https://[^\s)>\]]+", section)}
+    wanted = {reference_label(url) for url in article.references}
+    problems = []
+    if wanted - cited:
+        problems.append(f"`references` not cited under ## References: {sorted(wanted - cited)}")
+    if cited - wanted:
+        problems.append(f"## References cites threads missing from `references`: {sorted(cited - wanted)}")
+    return problems
+
+
+def lint(catalogue: Catalogue) -> list[str]:  # noqa: C901 - a flat list of independent checks
     """Rules that lint the rules. Returns the problems found (empty when the catalogue is clean)."""
     problems: list[str] = []
     categories = set(load_categories(catalogue.root))
+    areas = load_areas(catalogue.root)
     retired_path = catalogue.root / "retired.yaml"
     retired = set(yaml.safe_load(retired_path.read_text()) or []) if retired_path.exists() else set()
     seen: set[str] = set()
@@ -273,16 +387,21 @@ def lint(catalogue: Catalogue) -> list[str]:
             problems.append(f"{where}: id was retired and must not be reused")
         if Path(article.path).name != f"{article.id}.md":
             problems.append(f"{where}: file name must be <id>.md")
+        relative = Path(article.path).resolve().relative_to(catalogue.root.resolve())
+        if len(relative.parts) != 2 or relative.parts[0] not in areas:
+            problems.append(f"{where}: an article lives in kb/<area>/<id>.md with <area> one of {sorted(areas)} "
+                            f"(kb/areas.yaml)")
+        problems += [f"{where}: {problem}" for problem in lint_references(article)]
         if article.category not in categories or article.category == "out-of-scope":
             problems.append(f"{where}: category {article.category!r} is not a taxonomy label")
-        for group in article.groups:
-            if group not in catalogue.groups:
-                problems.append(f"{where}: unknown group {group!r}")
+        for group_name in article.groups:
+            if group_name not in catalogue.groups:
+                problems.append(f"{where}: unknown group {group_name!r}")
         for ref in article.references:
             if not ref.startswith("https://"):
                 problems.append(f"{where}: reference is not an https URL: {ref}")
         positions = [article.body.find(h + "\n") for h in BODY_HEADINGS]
-        missing = [h for h, pos in zip(BODY_HEADINGS, positions) if pos < 0]
+        missing = [h for h, pos in zip(BODY_HEADINGS, positions, strict=True) if pos < 0]
         if missing:
             problems.append(f"{where}: body lacks headings {missing}")
         elif positions != sorted(positions):
@@ -295,10 +414,26 @@ def lint(catalogue: Catalogue) -> list[str]:
         for matcher in article.excludes:
             if matcher.because is None:
                 problems.append(f"{where}: exclude {matcher.id!r} has no `because`")
+        for fixture in catalogue.fixtures.get(article.id, []):
+            label = f"{where}: fixture {fixture.name!r}"
+            if fixture.expect is not None and fixture.expect not in catalogue.by_id:
+                problems.append(f"{label}: `expect` names no article: {fixture.expect!r}")
+            if fixture.expect is not None and fixture.kind == "ok" and fixture.expect == article.id:
+                problems.append(f"{label}: an `ok` fixture cannot expect its own article")
+            if fixture.evidence and fixture.kind == "ok" and fixture.expect is None:
+                problems.append(f"{label}: `evidence` on an `ok` fixture needs `expect` (whose evidence?)")
+            if fixture.fixed is not None:
+                if fixture.kind != "trigger":
+                    problems.append(f"{label}: `fixed` goes on a `trigger` fixture")
+                if not article.fix.patch:
+                    problems.append(f"{label}: `fixed` needs the article to have a fix.patch")
+                if fixture.fixed not in fixture.text:
+                    problems.append(f"{label}: `fixed` must appear verbatim in `text`")
         kinds = {f.kind for f in catalogue.fixtures.get(article.id, [])}
         for needed in ("trigger", "ok"):
             if needed not in kinds:
                 problems.append(f"{where}: no `{needed}` fixture")
+    problems += lint_patterns(catalogue)
     covered = {a.category for a in catalogue.articles}
     for category in sorted(categories - covered - {"out-of-scope"}):
         problems.append(f"category {category!r} has no article")
@@ -309,3 +444,116 @@ def lint(catalogue: Catalogue) -> list[str]:
         if group.default is not None and group.default not in members:
             problems.append(f"group {group_id!r}: default {group.default!r} is not a member")
     return problems
+
+
+def lint_patterns(catalogue: Catalogue) -> list[str]:
+    """Named patterns pass their own examples and are used; no regex is written twice in kb/ (name it instead)."""
+    problems: list[str] = []
+    for pattern in catalogue.patterns.values():
+        problems += pattern.problems()
+    owners: list[tuple[str, Matcher]] = [(a.id, m) for a in catalogue.articles for m in a.matchers]
+    owners += [(f"group {g.id}", m) for g in catalogue.groups.values() for m in g.symptoms]
+    written: dict[str, list[str]] = {}
+    used: set[str] = set()
+    for owner, matcher in owners:
+        if matcher.pattern is not None:
+            used.add(matcher.pattern)
+        elif matcher.regex is not None:
+            written.setdefault(matcher.regex, []).append(f"{owner} (matcher {matcher.id})")
+    by_regex = {p.regex: p.name for p in catalogue.patterns.values()}
+    for regex, where in sorted(written.items()):
+        if regex in by_regex:
+            problems.append(f"{where[0]}: regex is the named pattern {by_regex[regex]!r}; write `pattern: "
+                            f"{by_regex[regex]}` ({', '.join(where)})")
+        elif len(where) > 1:
+            problems.append(f"{where[0]}: the same regex is written {len(where)} times ({', '.join(where)}); "
+                            f"name it in kb/patterns.yaml and use `pattern:`")
+    for name in sorted(set(catalogue.patterns) - used):
+        problems.append(f"pattern {name!r} (kb/patterns.yaml) is used by no matcher")
+    return problems
+
+
+_SCAFFOLD = '''---
+id: {id}
+category: {category}
+title:
+  en: "TODO: the symptom, then the cause ({id})"
+  zh: "TODO：症状，然后是原因（{id}）"
+summary:
+  en: "TODO: the cause in two sentences at most."
+  zh: "TODO：最多两句话说明原因。"
+groups: []
+symptoms:
+  - id: error-line
+    # TODO: the general error string of this cause (RE2); a regex used elsewhere goes in kb/patterns.yaml.
+    regex: 'TODO-{id}: replace with the error line'
+    weight: 1.0
+conditions: []
+excludes: []
+confirm:
+  en: "TODO: what would confirm it or rule it out."
+  zh: "TODO：如何确认或排除。"
+fix:
+  steps:
+    - en: "TODO: the first step."
+      zh: "TODO：第一步。"
+  no_patch: "TODO: give fix.patch when the fix is a setting, or say why it is not."
+references:
+  - https://github.com/OWNER/REPO/issues/1
+---
+
+## What it means
+
+TODO
+
+## Why it happens
+
+TODO
+
+## How to confirm
+
+TODO
+
+## Fix
+
+TODO
+
+## References
+
+- OWNER/REPO#1: TODO what this thread shows.
+'''
+
+_SCAFFOLD_FIXTURES = '''# Your own words and log lines, never a user's report pasted (docs/kb-format.md, Fixtures).
+- kind: trigger
+  name: todo-trigger-example
+  evidence: ["TODO-{id}: replace with the error line"]
+  text: |
+    TODO-{id}: replace with the error line
+- kind: ok
+  name: todo-near-miss
+  text: |
+    TODO: a near miss that must not diagnose {id}
+'''
+
+
+def scaffold_article(area: str, article_id: str, category: str | None = None,
+                     root: Path | None = None) -> list[Path]:
+    """Write kb/<area>/<id>.md and its fixtures from a template that passes the lint; returns the two paths."""
+    root = Path(root or KB_DIR)
+    areas = load_areas(root)
+    if area not in areas:
+        raise KnowledgeBaseError(f"unknown area {area!r}: one of {sorted(areas)} (kb/areas.yaml)")
+    if not re2.fullmatch(r"[a-z0-9][a-z0-9\-]*", article_id):
+        raise KnowledgeBaseError(f"id {article_id!r} must be kebab-case")
+    categories = load_categories(root)
+    category = category or (article_id if article_id in categories else None)
+    if category is None or category not in categories or category == "out-of-scope":
+        raise KnowledgeBaseError(f"give --category: {article_id!r} is not a taxonomy label (kb/categories.yaml)")
+    if any(root.rglob(f"{article_id}.md")):
+        raise KnowledgeBaseError(f"an article with id {article_id!r} already exists")
+    article = root / area / f"{article_id}.md"
+    fixtures = root / area / f"{article_id}.fixtures.yaml"
+    article.parent.mkdir(parents=True, exist_ok=True)
+    article.write_text(_SCAFFOLD.format(id=article_id, category=category), encoding="utf-8")
+    fixtures.write_text(_SCAFFOLD_FIXTURES.format(id=article_id), encoding="utf-8")
+    return [article, fixtures]

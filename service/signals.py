@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable, Iterable
 
 import re2
-from collections.abc import Callable, Iterable
 
 from service.models import Fact, Line, MetricRecord, Parsed, Signal
 from service.text import detect_lang
@@ -67,7 +67,7 @@ def _finite(x: float | None) -> bool:
     return x is not None and math.isfinite(x)
 
 
-def _metric_signals(records: list[MetricRecord], out: _Collector) -> None:
+def _metric_signals(records: list[MetricRecord], out: _Collector) -> None:  # noqa: C901 - one pass over the metric records, one branch per derived fact
     if not records:
         return
     all_lines = [r.line for r in records]
@@ -97,7 +97,8 @@ def _metric_signals(records: list[MetricRecord], out: _Collector) -> None:
         return _finite(loss) and loss != 0.0 and (norm is None or (_finite(norm) and norm != 0.0))
 
     first_nan = next(
-        (i for i, r in enumerate(records) if not _finite(r.values.get("loss", 0.0)) or not _finite(r.values.get("grad_norm", 0.0))),
+        (i for i, r in enumerate(records)
+         if not _finite(r.values.get("loss", 0.0)) or not _finite(r.values.get("grad_norm", 0.0))),
         None,
     )
     if first_nan is not None:
@@ -196,7 +197,7 @@ _TRAINING_PRECISION = re.compile(
 _PROSE_ADVICE = re.compile(r"(?i)(warn|recommend|instead|switch|chang|改|换|而不是|support)")
 
 
-def _precision(parsed: Parsed, out: _Collector) -> None:
+def _precision(parsed: Parsed, out: _Collector) -> None:  # noqa: C901 - one branch per place a precision setting can be written
     facts = parsed.facts
     candidates: list[tuple[str, Line]] = []
     for fact in facts:
@@ -264,7 +265,8 @@ def _precision(parsed: Parsed, out: _Collector) -> None:
 
 _DS_FILE_STAGE = re.compile(r"(?i)(?:ds_?z|zero_?|zero-|stage_?|z)([0-3])(?:[_\-.]|config|offload|$)")
 _DS_PROSE_STAGE = re.compile(
-    r"(?i)\b(?:zero|deepspeed)[\s\-_]?(?:stage[\s\-_]?)?([123])\b|\bds_z([0-3])\b|ZeRO[- ]?([123])\b|\bstage[\s\-_]?([23])\b"
+    r"(?i)\b(?:zero|deepspeed)[\s\-_]?(?:stage[\s\-_]?)?([123])\b|\bds_z([0-3])\b|ZeRO[- ]?([123])\b|\bstage[\s\-_]?(["
+        r"23])\b"
 )
 
 
@@ -306,7 +308,8 @@ def _deepspeed(parsed: Parsed, out: _Collector) -> None:
 
 
 def _attention(parsed: Parsed, out: _Collector) -> None:
-    fact = _last(parsed.facts, "attn_implementation", "flash_attn", "attn_impl", "use_flash_attn", "use_flash_attention_2")
+    fact = _last(parsed.facts, "attn_implementation", "flash_attn", "attn_impl", "use_flash_attn",
+                 "use_flash_attention_2")
     if fact is None:
         return
     value = fact.value
@@ -328,17 +331,21 @@ def _attention(parsed: Parsed, out: _Collector) -> None:
 _FAMILIES: list[tuple[str, str]] = [
     # Wrappers first: MiniCPM-Llama3-V and LLaVA-Llama-3 are their own families, not their language model's.
     (r"minicpm", "minicpm"), (r"llava", "llava"), (r"internvl", "internvl"), (r"cogvlm", "cogvlm"),
-    (r"qwen3", "qwen3"), (r"qwen2[._-]?5", "qwen2.5"), (r"qwen2", "qwen2"), (r"qwen1[._-]?5", "qwen2"), (r"qwen", "qwen"),
+    (r"qwen3", "qwen3"), (r"qwen2[._-]?5", "qwen2.5"), (r"qwen2", "qwen2"), (r"qwen1[._-]?5", "qwen2"),
+    (r"qwen", "qwen"),
     (r"llama[-_ ]?3|llama3", "llama3"), (r"llama[-_ ]?2|llama2", "llama2"), (r"tinyllama", "llama2"),
     (r"mixtral", "mixtral"), (r"mistral", "mistral"),
     (r"gemma[-_ ]?[234]?", "gemma"), (r"chatglm3", "chatglm3"), (r"chatglm2", "chatglm2"), (r"chatglm", "chatglm"),
     (r"glm[-_ ]?4", "glm4"), (r"baichuan", "baichuan"), (r"internlm", "internlm"), (r"\byi[-_]", "yi"),
-    (r"deepseek", "deepseek"), (r"phi[-_ ]?\d", "phi"), (r"falcon", "falcon"), (r"bloom", "bloom"), (r"opt-\d", "opt"), (r"gpt2", "gpt2"),
+    (r"deepseek", "deepseek"), (r"phi[-_ ]?\d", "phi"), (r"falcon", "falcon"), (r"bloom", "bloom"), (r"opt-\d", "opt"),
+    (r"gpt2", "gpt2"),
     (r"smollm", "smollm"), (r"llama", "llama"),
 ]
-_INSTRUCT = re.compile(r"(?i)(instruct|chat|-it\b|_it\b|sft|rlhf|dpo|assistant|-hf-chat|coder-.*-instruct|vl-.*-instruct)")
+_INSTRUCT = re.compile(r"(?i)(instruct|chat|-it\b|_it\b|sft|rlhf|dpo|assistant|-hf-chat|coder-.*-instruct|vl-.*-instru"
+    r"ct)")
 _BASE_EXPLICIT = re.compile(r"(?i)(-base\b|_base\b|\bbase\b)")
-_MOE = re.compile(r"(?i)(mixtral|moe|-a\d+(\.\d+)?b\b|deepseek-v[23]|deepseek-moe|qwen3-(30|235)b|olmoe|dbrx|jamba|grok)")
+_MOE = re.compile(r"(?i)(mixtral|moe|-a\d+(\.\d+)?b\b|deepseek-v[23]|deepseek-moe|qwen3-(30|235)b|olmoe|dbrx|jamba|gro"
+    r"k)")
 _MULTIMODAL = re.compile(
     r"(?i)(-vl\b|-vl-|_vl\b|vl-|llava|glm-?4v|minicpm-?(v|o)|internvl|idefics|paligemma|pixtral|mllama|-vision|qwen-?vl|"
     r"qwen2[._-]?5?[-_]?vl|qwen2[._-]?5[-_]omni|cogvlm|blip)"
@@ -447,7 +454,7 @@ def _number(fact: Fact | None) -> float | None:
     return None
 
 
-def _training_args(parsed: Parsed, out: _Collector) -> None:
+def _training_args(parsed: Parsed, out: _Collector) -> None:  # noqa: C901 - one branch per TrainingArguments field read
     facts = parsed.facts
 
     def number_signal(name: str, keys: tuple[str, ...], cast: Callable[[float], object]) -> None:
@@ -634,7 +641,8 @@ def _version_patterns(names: str) -> re.Pattern[str]:
 
 
 _VERSION_RES = {name: _version_patterns(pattern) for name, pattern in _PACKAGES.items()}
-_CUDA_VERSION = re.compile(r"(?i)(?:CUDA Version:\s*|cuda compilation tools, release\s*|\+cu|cuda\s*==?\s*|CUDA\s+)(\d{2,3}(?:\.\d)?)")
+_CUDA_VERSION = re.compile(r"(?i)(?:CUDA Version:\s*|cuda compilation tools, release\s*|\+cu|cuda\s*==?\s*|CUDA\s+)(\d"
+    r"{2,3}(?:\.\d)?)")
 
 
 def _versions(parsed: Parsed, out: _Collector) -> None:
@@ -653,16 +661,19 @@ def _versions(parsed: Parsed, out: _Collector) -> None:
 # ---------------------------------------------------------------- exceptions and known lines
 
 _EXCEPTION = re.compile(
-    r"(?m)^[ \t]*(?:\[rank\d+\]:[ \t]*)?((?:[A-Za-z_][\w]*\.)*[A-Z]\w*(?:Error|Exception|Interrupt|Exit))(?::[ \t]*(.*))?$"
+    r"(?m)^[ \t]*(?:\[rank\d+\]:[ \t]*)?((?:[A-Za-z_][\w]*\.)*[A-Z]\w*(?:Error|Exception|Interrupt|Exit))(?::[ \t]*(.*"
+        r"))?$"
 )
 _ERROR_HINT = re.compile(r"(?i)(Traceback \(most recent call last\)|\berror\b|exception|failed|killed|报错|错误)")
 
 KNOWN_LINES: dict[str, str] = {
     "warning.tokenization_mismatch": r"(?i)tokenization mismatch:\s*\d+\s*vs\.?\s*\d+",
-    "warning.labels_masked": r"(?i)((most|all) (of the )?labels (in your dataset )?are -100|labels'?:\s*\[\s*-100(,\s*-100){5,})",
+    "warning.labels_masked": r"(?i)((most|all) (of the )?labels (in your dataset )?are -100|labels'?:\s*\[\s*-100(,\s*"
+        r"-100){5,})",
     "warning.response_key_missing": r"(?i)could not find (the )?(response|instruction) key",
     "warning.requires_grad_none": r"None of the inputs have requires_grad=True",
-    "warning.fp16_overflow": r"(?i)(OVERFLOW!|Attempted loss scale|Gradient overflow\.\s*Skipping step|reducing loss scale to)",
+    "warning.fp16_overflow": r"(?i)(OVERFLOW!|Attempted loss scale|Gradient overflow\.\s*Skipping step|reducing loss s"
+        r"cale to)",
     "warning.loss_scale_min": r"(?i)loss scale already at minimum",
     "warning.cudnn_sdpa_strides": r"cuDNN SDPA backward got grad_output\.strides\(\) != output\.strides\(\)",
     "warning.sequence_too_long": r"Token indices sequence length is longer than the specified maximum sequence length",
@@ -671,7 +682,8 @@ _KNOWN_RES = {name: re.compile(pattern) for name, pattern in KNOWN_LINES.items()
 
 
 _SIZE_MISMATCH = re.compile(
-    r"size mismatch for ([\w.]+):.*?shape torch\.Size\(\[([\d,\s]*)\]\).*?shape in current model is torch\.Size\(\[([\d,\s]*)\]\)"
+    r"size mismatch for ([\w.]+):.*?shape torch\.Size\(\[([\d,\s]*)\]\).*?"
+    r"shape in current model is torch\.Size\(\[([\d,\s]*)\]\)"
 )
 _VOCAB_PARAM = re.compile(r"(?i)(embed_tokens|lm_head|wte|word_embeddings|output_layer|embed_out|tok_embeddings)")
 _KIND_ORDER = {"zero": 0, "vocab": 1, "hidden": 2, "rank": 3}
@@ -682,7 +694,7 @@ def size_mismatch_kind(param: str, old: list[int], new: list[int]) -> str:
         return "zero"
     if _VOCAB_PARAM.search(param):
         return "vocab"
-    differing = [(a, b) for a, b in zip(old, new) if a != b]
+    differing = [(a, b) for a, b in zip(old, new, strict=False) if a != b]
     if "lora_" in param and differing and all(min(a, b) <= 512 for a, b in differing):
         return "rank"
     return "hidden"
@@ -746,7 +758,8 @@ def _input(parsed: Parsed, out: _Collector) -> None:
         out.set("input.has_log", True, log_lines[:1] or [parsed.metrics[0].line])
     error_lines = out.index.lines_matching(_ERROR_HINT, 1)
     if "exception.type" in out.found or error_lines:
-        out.set("input.has_error", True, (out.found["exception.type"].lines if "exception.type" in out.found else error_lines[:1]))
+        out.set("input.has_error", True,
+                (out.found["exception.type"].lines if "exception.type" in out.found else error_lines[:1]))
     config_facts = [f for f in parsed.facts if f.source in ("yaml", "json", "flag")]
     if len(config_facts) >= 2:
         out.set("input.has_config", True, [config_facts[0].line])

@@ -23,7 +23,8 @@ def test_precision_from_every_config_form(text, expected):
 
 
 def test_deepspeed_stage_and_overlap():
-    s = signals('deepspeed: examples/deepspeed/ds_z2_config.json\n{\n "zero_optimization": {\n  "overlap_comm": true\n }\n}')
+    s = signals('deepspeed: examples/deepspeed/ds_z2_config.json\n'
+                '{\n "zero_optimization": {\n  "overlap_comm": true\n }\n}')
     assert s["deepspeed.stage"] == 2 and s["deepspeed.overlap_comm"] is True
     assert "deepspeed.stage" not in signals("stage: sft")  # LLaMA-Factory's training stage is not ZeRO
 
@@ -69,9 +70,11 @@ def test_launcher_and_visible_gpus():
 
 
 def test_exception_and_known_lines():
-    s = signals("Traceback (most recent call last):\n  File \"x.py\", line 1\nValueError: Attempting to unscale FP16 gradients.")
+    s = signals("Traceback (most recent call last):\n  File \"x.py\", line 1\n"
+                "ValueError: Attempting to unscale FP16 gradients.")
     assert s["exception.type"] == "ValueError" and s["exception.message"].startswith("Attempting")
-    assert signals("[deepspeed] OVERFLOW! Rank 0 Skipping step. Attempted loss scale: 1, reducing to 1")["warning.fp16_overflow"]
+    overflow = "[deepspeed] OVERFLOW! Rank 0 Skipping step. Attempted loss scale: 1, reducing to 1"
+    assert signals(overflow)["warning.fp16_overflow"]
 
 
 def test_size_mismatch_kind():
