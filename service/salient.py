@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from service.models import Parsed, Signal
+from service.redact import redact
 
 MAX_LINES = 10
 MAX_CHARS = 600
@@ -27,7 +28,7 @@ def salient_text(parsed: Parsed, signals: dict[str, Signal]) -> str:
         text = text.strip()
         if text and text not in seen and len(chosen) < MAX_LINES:
             seen.add(text)
-            chosen.append(text[:200])
+            chosen.append(redact(text)[:200])  # redact before cutting: a cut secret no longer matches
 
     if parsed.lines:
         add(parsed.lines[0].text)

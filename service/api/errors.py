@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
 from service.errors import InputError, KnowledgeBaseError, TunedocError
+from service.redact import redact
 
 log = logging.getLogger("tunedoc.api")
 
@@ -31,7 +32,7 @@ _CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_f
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, message: str, code: str | None = None):
+    def __init__(self, status: int, message: str, code: str | None = None) -> None:
         self.status, self.message, self.code = status, message, code or _CODES.get(status, "error")
 
 
@@ -48,7 +49,7 @@ def _field(loc: tuple) -> str:
 def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return error_response(exc.status, exc.message, exc.code)
+        return error_response(exc.status, redact(exc.message), exc.code)  # messages may name user-sent keys
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -59,7 +60,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
         problems = [f"{_field(tuple(e.get('loc', ())))}: {e.get('msg', 'invalid')}" for e in exc.errors()[:5]]
-        return error_response(422, "; ".join(problems) or "invalid request")
+        return error_response(422, redact("; ".join(problems)) or "invalid request")  # field names are user text
 
     @app.exception_handler(InputError)
     async def _input_error(_: Request, exc: InputError) -> JSONResponse:
@@ -91,7 +92,8 @@ def install(app: FastAPI) -> None:
 ERROR_RESPONSES = {
     status: {"model": ErrorBody, "description": description}
     for status, description in (
-        (400, "Malformed multipart body"), (401, "Missing or wrong API key"), (403, "Route disabled (no API key configured)"),
+        (400, "Malformed multipart body"), (401, "Missing or wrong API key"),
+        (403, "Route disabled (no API key configured)"),
         (413, "Request body over the size limit"), (415, "Upload is not text"),
         (422, "Malformed JSON or a field of the wrong type (the message names it)"),
         (500, "Unexpected server error"), (503, "Index or knowledge base not available"),
