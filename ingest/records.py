@@ -18,7 +18,7 @@ from langchain_core.indexing.base import RecordManager
 
 
 class SQLiteRecordManager(RecordManager):
-    def __init__(self, namespace: str, path: Path):
+    def __init__(self, namespace: str, path: Path) -> None:
         super().__init__(namespace)
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
@@ -46,7 +46,7 @@ class SQLiteRecordManager(RecordManager):
             self._db.executemany(
                 "INSERT INTO records (namespace, key, group_id, updated_at) VALUES (?, ?, ?, ?)"
                 " ON CONFLICT(namespace, key) DO UPDATE SET group_id=excluded.group_id, updated_at=excluded.updated_at",
-                [(self.namespace, key, group, now) for key, group in zip(keys, groups)],
+                [(self.namespace, key, group, now) for key, group in zip(keys, groups, strict=False)],
             )
             self._db.execute("COMMIT")
 

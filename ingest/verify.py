@@ -50,7 +50,7 @@ def verify(settings: Settings | None = None, embeddings: PackagedEmbeddings | No
     got = store.get(include=["metadatas", "documents"])
     seen: dict[tuple[str, int, str], str] = {}
     drift = Drift(expected=sum(expected.values()), stored=len(got["ids"]))
-    for store_id, meta, text in sorted(zip(got["ids"], got["metadatas"], got["documents"])):
+    for store_id, meta, text in sorted(zip(got["ids"], got["metadatas"], got["documents"], strict=False)):
         key = _key(str(meta.get("source")), meta.get("chunk", 0), text or "")
         if key not in expected:
             drift.unexpected.append(store_id)

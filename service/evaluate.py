@@ -126,8 +126,8 @@ def _miss(report: Report, lang: str, ident: str, expected: str, first: list[str]
 def run_eval(path: Path, *, baselines: bool = True, show_misses: bool = True,
              embedding_model: str | None = None) -> str:
     from service.learn import Prediction, calibration
-    from service.pipeline import analyse_input, as_parts, load_rules
     from service.parse import parse
+    from service.pipeline import analyse_input, as_parts, load_rules
 
     retriever = _open(embedding_model)
     rules = load_rules(str(retriever.catalogue.root))
@@ -185,7 +185,8 @@ def run_cv(*, show_misses: bool = True, embedding_model: str | None = None, out_
     floor, predictions = floored(predictions, threshold)
     everything = {p.case.id: p.case.cause for p in prepared}
     report = Report(f"case base, {len(prepared)} reports, {len({p.fold for p in prepared})} folds grouped by "
-                    f"thread, C={c}, threshold {threshold:.2f} (chosen by CV), confirmed floor {floor:.3f}, embedding model "
+                    f"thread, C={c}, threshold {threshold:.2f} (chosen by CV), confirmed floor {floor:.3f}, "
+                    f"embedding model "
                     f"{retriever.embeddings.name}")
     by_id = {p.case.id: p for p in prepared}
     for prediction in predictions:

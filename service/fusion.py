@@ -7,7 +7,8 @@ the nearest out-of-scope reports are). A logistic regression, fitted by `tunedoc
 the case base and stored as plain JSON (`kb/model/fusion.json`), turns the features into the probability that the
 cause is the right one. The model is a conditional logit with a "none of these" alternative: the candidates compete
 with each other and with the chance that the report is out of scope or of a cause no candidate names, so the
-probabilities of one report sum to at most one and abstention is the none-alternative winning. Rules stay hard where they are decisive: a cause whose articles are all ruled out by an
+probabilities of one report sum to at most one and abstention is the none-alternative winning. Rules stay hard
+where they are decisive: a cause whose articles are all ruled out by an
 `exclude` or a failing required condition is never a candidate; a cause whose rules hold is `confirmed`.
 """
 
@@ -113,7 +114,8 @@ def _rank_by_category(ids: list[str], catalogue: Catalogue) -> dict[str, int]:
     return ranks
 
 
-def _votes(scores: dict[str, float], cause_of: dict[str, str], k: int) -> tuple[dict[str, float], list[tuple[str, float]]]:
+def _votes(scores: dict[str, float], cause_of: dict[str, str],
+           k: int) -> tuple[dict[str, float], list[tuple[str, float]]]:
     top = sorted(scores.items(), key=lambda x: (-x[1], x[0]))[:k]
     total = sum(max(s, 0.0) for _, s in top) or 1.0
     votes: dict[str, float] = {}
@@ -205,11 +207,11 @@ def prior_score(candidate: Candidate) -> float:
 def rank_candidates(found: list[Candidate], report: dict[str, float], model: FusionModel | None) -> list[Candidate]:
     if model is not None:
         probabilities = [max(p, model.confirmed_floor) if c.confirmed else p
-                         for c, p in zip(found, model.probabilities([c.features for c in found], report))]
+                         for c, p in zip(found, model.probabilities([c.features for c in found], report), strict=False)]
     else:
         probabilities = [min(0.99, prior_score(c) / 3) for c in found]
     scored = [Candidate(c.category, c.article, c.features, c.confirmed, p, c.neighbours)
-              for c, p in zip(found, probabilities)]
+              for c, p in zip(found, probabilities, strict=False)]
     scored.sort(key=lambda c: (-c.probability, not c.confirmed, c.category))
     return scored[:MAX_CANDIDATES]
 

@@ -3,7 +3,8 @@
 Every case is diagnosed once as the paste it digests (its symptom in the reporter's language, settings, versions and
 machine lines); retrieval results are kept whole, and each fold masks out its own cases, so a case never votes for
 itself or for another report in its fold. Folds are grouped by thread. The model is a conditional logit over each
-report's candidate causes plus a none-alternative (service/fusion.py); the abstention threshold is the lowest probability that still
+report's candidate causes plus a none-alternative (service/fusion.py); the abstention threshold is the lowest
+probability that still
 keeps out-of-scope abstention at or above the goal in cross-validation, and the final model is refitted on all cases.
 """
 
@@ -154,13 +155,13 @@ def fit(groups: list[Group], c: float) -> FusionModel:
     result = minimize(loss, np.zeros(d + e + 1), jac=True, method="L-BFGS-B", options={"maxiter": 500})
     theta = result.x
     return FusionModel(
-        weights={n: round(float(w), 6) for n, w in zip(FEATURES, theta[:d])},
-        none_weights={n: round(float(v), 6) for n, v in zip(REPORT_FEATURES, theta[d:d + e])},
+        weights={n: round(float(w), 6) for n, w in zip(FEATURES, theta[:d], strict=False)},
+        none_weights={n: round(float(v), 6) for n, v in zip(REPORT_FEATURES, theta[d:d + e], strict=False)},
         none_bias=round(float(theta[-1]), 6), threshold=0.5,
-        mean={**{n: round(float(m), 6) for n, m in zip(FEATURES, mean_x)},
-              **{n: round(float(m), 6) for n, m in zip(REPORT_FEATURES, mean_r)}},
-        scale={**{n: round(float(s), 6) for n, s in zip(FEATURES, scale_x)},
-               **{n: round(float(s), 6) for n, s in zip(REPORT_FEATURES, scale_r)}},
+        mean={**{n: round(float(m), 6) for n, m in zip(FEATURES, mean_x, strict=False)},
+              **{n: round(float(m), 6) for n, m in zip(REPORT_FEATURES, mean_r, strict=False)}},
+        scale={**{n: round(float(s), 6) for n, s in zip(FEATURES, scale_x, strict=False)},
+               **{n: round(float(s), 6) for n, s in zip(REPORT_FEATURES, scale_r, strict=False)}},
     )
 
 

@@ -19,7 +19,7 @@ def _engine():  # noqa: ANN202 - (rules, retriever or None)
         from service.retrieval import open_retriever
 
         retriever = open_retriever(build_if_stale=True)
-    except Exception:  # tools still diagnose without retrieval
+    except Exception:  # noqa: BLE001 - tools still diagnose without retrieval
         retriever = None
     return rules, retriever
 
@@ -28,10 +28,10 @@ def tool_diagnose(text: str | None = None, log: str | None = None, config: str |
                   env: str | None = None, format: str = "markdown") -> str:  # noqa: A002 - the tool's argument name
     """Like REST: one `text` paste, or any of `log`, `config`, `env`. Markdown by default (what a person reads, a
     few KB); `format: json` for the full model."""
+    from mcp.server.mcpserver.exceptions import ToolError
+
     from service.pipeline import diagnose
     from service.render import render_markdown
-
-    from mcp.server.mcpserver.exceptions import ToolError
 
     parts = {k: v for k, v in (("input", text), ("log", log), ("config", config), ("env", env)) if v is not None}
     if not parts:

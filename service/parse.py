@@ -116,7 +116,8 @@ _EMPHASIS = re.compile(r"^(\s*)(?:\*\*|__|`)(.*?)(?:\*\*|__|`)\s*$")
 
 
 def _yaml_facts(line: Line, stack: list[tuple[int, str]]) -> Fact | None:
-    text = _EMPHASIS.sub(r"\1\2", line.text) if ("*" in line.text or "`" in line.text or "_" in line.text) else line.text
+    marked = "*" in line.text or "`" in line.text or "_" in line.text
+    text = _EMPHASIS.sub(r"\1\2", line.text) if marked else line.text
     match = _YAML_KEY.match(text)
     if not match or _URLISH.match(text):
         return None
@@ -236,7 +237,7 @@ def _segments(lines: list[Line], kinds: list[str]) -> list[Segment]:
     segments: list[Segment] = []
     current: list[Line] = []
     current_kind = ""
-    for line, kind in zip(lines, kinds):
+    for line, kind in zip(lines, kinds, strict=False):
         if not line.text.strip() and current:
             current.append(line)
             continue

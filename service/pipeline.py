@@ -9,8 +9,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from service.kb import Catalogue
 from service.fusion import Candidate, candidates, decide, rank_candidates
+from service.kb import Catalogue
 from service.models import DiagnoseResult, Parsed, Part, RelatedOut, Signal
 from service.parse import parse, parse_lines
 from service.rank import assemble, rank, signals_out

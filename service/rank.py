@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import math
 
-from service.kb import Article, Matcher
 from service.fusion import Candidate
+from service.kb import Article, Matcher
 from service.models import (
     ConditionOut,
     DiagnosisOut,
@@ -101,7 +101,8 @@ def _reason(result: ArticleResult, lang: str) -> str | None:
         because = first.matcher.because.pick(lang) if first.matcher.because else first.matcher.describe()
         return because
     if result.failed_required:
-        return ("不满足必要条件：" if lang == "zh" else "a required condition fails: ") + result.failed_required[0].matcher.describe()
+        prefix = "不满足必要条件：" if lang == "zh" else "a required condition fails: "
+        return prefix + result.failed_required[0].matcher.describe()
     if result.unknown_required:
         asks = [r.matcher.ask.pick(lang) for r in result.unknown_required if r.matcher.ask]
         return " ".join(asks) or None
@@ -200,7 +201,8 @@ def _with_gain(missing: list[MissingOut], ranked: list[Candidate], catalogue) ->
 
 
 def assemble(rules: RuleSet, outcome: RuleOutcome, lang: str, facts: list[Fact], chosen: list[Candidate],
-             rest: list[Candidate], urls: dict[str, str]):  # noqa: ANN201 - output lists
+             rest: list[Candidate],
+             urls: dict[str, str]) -> tuple[list[DiagnosisOut], list[DifferentialOut], list[MissingOut]]:
     """The output lists from the fused candidates (see service/fusion.py)."""
     diagnoses = [_diagnosis(rules, outcome.articles[c.article], lang, facts, c, urls) for c in chosen
                  if c.article in outcome.articles]

@@ -15,7 +15,8 @@ _LABELS = {
     "zh": {"none": "未能诊断：输入中没有证据支持任何已知原因。", "evidence": "证据", "fix": "解决方法",
            "patch": "配置补丁", "diff": "也可能是", "missing": "为了区分，请贴出", "related": "相关文章",
            "refs": "参考", "confidence": "置信度", "ruled_out": "已排除", "candidate": "可能",
-           "no_evidence": "暂无证据", "likely": "还不能确定是哪一个原因，最可能的是：", "next": "下一步：请贴出这项信息来区分",
+           "no_evidence": "暂无证据", "likely": "还不能确定是哪一个原因，最可能的是：",
+           "next": "下一步：请贴出这项信息来区分",
            "confirmed": "规则确认", "probable": "很可能", "similar": "相似的真实报告"},
 }
 

@@ -68,7 +68,7 @@ def rrf(rankings: list[list[str]], k: int = RRF_K) -> list[Hit]:
 
 class Retriever:
     def __init__(self, catalogue: Catalogue, store, embeddings: PackagedEmbeddings,  # noqa: ANN001 - Chroma
-                 cases: CaseBase | None = None):
+                 cases: CaseBase | None = None) -> None:
         self.catalogue = catalogue
         self.store = store
         self.embeddings = embeddings

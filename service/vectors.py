@@ -22,7 +22,7 @@ class Chunk:
 
 
 class DenseIndex:
-    def __init__(self, chunks: list[Chunk], vectors: np.ndarray):
+    def __init__(self, chunks: list[Chunk], vectors: np.ndarray) -> None:
         self.chunks = chunks
         norms = np.linalg.norm(vectors, axis=1, keepdims=True) if len(vectors) else np.ones((0, 1))
         self.matrix = (vectors / np.where(norms == 0, 1.0, norms)).astype(np.float32)
@@ -31,7 +31,7 @@ class DenseIndex:
     @classmethod
     def from_store(cls, store) -> DenseIndex:  # noqa: ANN001 - langchain_chroma.Chroma
         data = store.get(include=["embeddings", "metadatas"])
-        rows = sorted(zip(data["ids"], data["metadatas"], data["embeddings"]), key=lambda r: r[0])
+        rows = sorted(zip(data["ids"], data["metadatas"], data["embeddings"], strict=False), key=lambda r: r[0])
         chunks = [Chunk(m.get("kind", "article"), m.get("case_id") or m.get("article_id", ""),
                         m.get("category", ""), m.get("lang", "")) for _, m, _ in rows]
         vectors = np.asarray([e for *_, e in rows], dtype=np.float32) if rows else np.zeros((0, 1), np.float32)

@@ -11,9 +11,9 @@ from service.cases import CaseBase, lint_cases
 from service.fusion import FEATURES, REPORT_FEATURES, Candidate, FusionModel, decide
 from service.learn import Group, calibration, fit
 from service.models import MissingOut
-from service.rank import _with_gain
-from service.pipeline import analyse_input, as_parts
 from service.parse import parse
+from service.pipeline import analyse_input, as_parts
+from service.rank import _with_gain
 
 REPO = Path(__file__).resolve().parent.parent
 SEED = "bf16: true\n{'loss': 0.0, 'grad_norm': nan, 'learning_rate': 1e-05, 'epoch': 0.1}\n"

@@ -24,7 +24,8 @@ LOGIN_PATH = "/login"
 MAX_FORM_BYTES = 4096
 
 _LOGIN_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>tunedoc: sign in</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:28rem;margin:4rem auto}}input,button{{font-size:1rem;padding:.4rem}}
+<style>body{{font-family:system-ui,sans-serif;max-width:28rem;margin:4rem auto}}
+input,button{{font-size:1rem;padding:.4rem}}
 </style></head><body><h1>tunedoc</h1><p>This server needs its API key to read. {message}</p>
 <form method="post" action="/login"><label>API key <input type="password" name="key" autocomplete="current-password"
 autofocus></label> <button type="submit">Sign in</button></form></body></html>"""

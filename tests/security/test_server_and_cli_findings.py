@@ -73,7 +73,7 @@ def test_half_open_connections_are_closed_and_the_server_keeps_answering(edited_
             s.settimeout(1)
             try:
                 closed += s.recv(1) == b""
-            except (ConnectionResetError, TimeoutError, socket.timeout):
+            except (ConnectionResetError, TimeoutError):
                 closed += 1 if isinstance(s, socket.socket) and s.fileno() < 0 else 0
         assert closed >= 290, f"only {closed} of 300 half-open connections were closed by the server"
         assert httpx.post(f"{base}/v1/diagnose", json={"text": SEED}, timeout=30).status_code == 200

@@ -7,9 +7,9 @@ import threading
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 
+from ingest.indexer import IngestResult
 from service.api.deps import AdminAccess, EngineDep
 from service.api.errors import ERROR_RESPONSES
-from ingest.indexer import IngestResult
 
 _reindexing = threading.Lock()  # one reindex at a time; requests keep using the current engine meanwhile
 router = APIRouter(prefix="/v1/admin", tags=["admin"], dependencies=[AdminAccess])

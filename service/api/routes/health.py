@@ -25,7 +25,7 @@ def _checks(engine, is_stale) -> dict[str, object]:  # noqa: ANN001
         checks["index_current"] = retriever is not None and not is_stale(engine.settings, engine.rules.catalogue)
         checks["store_chunks"] = retriever.chunk_count() if retriever is not None else 0
         checks["store_reachable"] = retriever is not None
-    except Exception as exc:  # any store failure means "not ready", reported, not raised
+    except Exception as exc:  # noqa: BLE001 - any store failure means "not ready", reported, not raised
         checks["store_reachable"] = False
         checks["store_error"] = str(exc)[:200]
     if engine.startup_error:
