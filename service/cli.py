@@ -92,6 +92,15 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+def cmd_new(args: argparse.Namespace) -> int:
+    from service.kb import scaffold_article
+
+    for path in scaffold_article(args.area, args.id, args.category):
+        print(f"wrote {path}")
+    print(f"next: edit both files, then `tunedoc check {args.id}.md` until it passes, and `tunedoc docs`")
+    return 0
+
+
 def cmd_explain(args: argparse.Namespace) -> int:
     from service.docs import article_page
     from service.kb import Catalogue
@@ -134,8 +143,19 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 
 def cmd_triage(args: argparse.Namespace) -> int:
+    import os
+
     from service.triage import triage
 
+    if args.apply_github and not args.output:
+        print("error: --apply-github needs -o OUTPUT.jsonl (the triage it applies)", file=sys.stderr)
+        return 2
+    if args.yes and not args.apply_github:
+        print("error: --yes only confirms --apply-github", file=sys.stderr)
+        return 2
+    if args.apply_github and args.yes and not os.environ.get("GITHUB_TOKEN"):
+        print("error: --apply-github --yes needs a token in GITHUB_TOKEN", file=sys.stderr)
+        return 2
     stats = triage(Path(args.input), Path(args.output) if args.output else None, fmt=args.format,
                    workers=args.workers, retrieval=not args.no_retrieval,
                    labels=Path(args.labels) if args.labels else None,
@@ -145,6 +165,13 @@ def cmd_triage(args: argparse.Namespace) -> int:
     print(stats.gaps_text(), file=sys.stderr)
     if stats.report:
         print(f"report: {stats.report['html']} and {stats.report['markdown']}", file=sys.stderr)
+    if args.apply_github:
+        from service.triage.github import apply_github
+        from service.triage.run import read_summaries
+
+        summary = apply_github(read_summaries(Path(args.output)), args.apply_github, send=args.yes,
+                               token=os.environ.get("GITHUB_TOKEN"))
+        return 1 if summary.failed else 0
     return 0
 
 
@@ -221,6 +248,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="*", help="article files (default: the whole kb/)")
     p.set_defaults(func=cmd_check)
 
+    p = sub.add_parser("new", help="scaffold kb/AREA/ID.md and its fixtures (they pass the lint as written)",
+                       epilog="Example: tunedoc new numerics fp16-overflow --category fp16-overflow")
+    p.add_argument("area", help="a folder of kb/ listed in kb/areas.yaml")
+    p.add_argument("id", help="the new article id (kebab-case)")
+    p.add_argument("--category", help="taxonomy label (default: the id, when it is one)")
+    p.set_defaults(func=cmd_new)
+
     p = sub.add_parser("docs", help="generate docs/diagnoses from kb/", epilog="Example: tunedoc docs --check")
     p.add_argument("--check", action="store_true", help="fail if the generated pages are stale")
     p.set_defaults(func=cmd_docs)
@@ -235,16 +269,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("triage", help="diagnose an issue-tracker export: labels, draft replies, duplicates, report",
-                       epilog="Example: tunedoc triage issues.json -o results.jsonl --labels labels.yaml")
+                       epilog="Example: tunedoc triage issues.json -o results.jsonl --labels labels.yaml "
+                              "[--apply-github owner/repo [--yes]]")
     p.add_argument("input", help="JSONL {id, title, body}, a GitHub issues JSON export, a CSV, or a folder of .md/.txt")
     p.add_argument("-o", "--output", help="output JSONL, resumable (default: standard output, no report)")
     p.add_argument("--format", choices=["jsonl", "github", "csv", "folder"], help="input format (default: detected)")
     p.add_argument("--workers", type=int, help="worker processes (default: the number of cores)")
     p.add_argument("--labels", help="YAML mapping of category -> tracker label")
-    p.add_argument("--report", help="folder for report.md, report.html and causes.svg (default: OUTPUT-report/)")
+    p.add_argument("--report", help="folder for report.html (+ report.js), report.md and causes.svg "
+                                    "(default: OUTPUT-report/)")
     p.add_argument("--server", help="send reports to a running `tunedoc serve` at this URL")
     p.add_argument("--no-retrieval", action="store_true", help="rules only: no related articles, no duplicates")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--apply-github", metavar="OWNER/REPO",
+                   help="add the proposed labels and post the draft replies on this GitHub repository (token from "
+                        "GITHUB_TOKEN, API base from TUNEDOC_GITHUB_API); a dry run that only prints, unless --yes")
+    p.add_argument("--yes", action="store_true", help="with --apply-github: really send (default: dry run)")
     p.set_defaults(func=cmd_triage)
 
     p = sub.add_parser("serve", help="run the REST API (and the chat at /ui)",

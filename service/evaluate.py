@@ -139,6 +139,7 @@ def run_eval(path: Path, *, baselines: bool = True, show_misses: bool = True,
     for ident, text, expected, lang in reports:
         analysis = analyse_input(parse(as_parts(text)), rules=rules, retriever=retriever, cause_of=cause_of)
         result = analysis.result
+        assert result is not None  # analyse_input always sets it
         first = _categories([d.id for d in result.diagnoses], retriever)
         ranked = first + [c for c in _categories([d.id for d in result.differential if d.status == "candidate"],
                                                  retriever) if c not in first]
@@ -179,7 +180,7 @@ def run_cv(*, show_misses: bool = True, embedding_model: str | None = None, out_
 
     retriever = _open(embedding_model)
     saved = FusionModel.load(retriever.catalogue.root / "model" / "fusion.json")
-    c = c if c is not None else float(saved.meta.get("C", 0.3)) if saved else 0.3
+    c = c if c is not None else float(str(saved.meta.get("C", 0.3))) if saved else 0.3
     prepared = prepare(retriever, retriever.cases)
     predictions, threshold = cross_validate(prepared, retriever, c)
     floor, predictions = floored(predictions, threshold)

@@ -309,7 +309,7 @@ def baseline_rankings(item: Prepared, retriever: Retriever, allowed: dict[str, s
         return out
 
     dense = [i for i, _ in retriever.dense_ranking(text[:4000], kinds=("article",))]
-    votes: Counter[str] = Counter()
+    votes: dict[str, float] = defaultdict(float)
     neighbours = sorted(((s, i) for i, s in (hits.case_dense if hits else {}).items()
                          if i in allowed and i != item.case.id), reverse=True)[:10]
     for similarity, case_id in neighbours:
@@ -332,6 +332,7 @@ def train(retriever: Retriever, out: Path, c: float | None = None) -> tuple[Fusi
         key = (-log_loss(predictions), candidate_c)  # C by the proper score; the threshold by the goals
         if best is None or key > best[0]:
             best = (key, candidate_c, threshold, predictions)
+    assert best is not None  # the grid is never empty
     _, chosen_c, threshold, predictions = best
     everything = {p.case.id: p.case.cause for p in prepared}
     model = fit(_groups(prepared, retriever, everything), chosen_c)

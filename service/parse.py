@@ -313,7 +313,7 @@ def parse_lines(lines: list[Line], metrics: list[MetricRecord], notes: list[str]
         text = line.text
         stripped = text.strip()
         is_metric = id(line) in metric_lines
-        in_json = json_depth > 0 or (stripped == "{" or stripped.startswith('"') and json_stack)
+        in_json = json_depth > 0 or stripped == "{" or (stripped.startswith('"') and bool(json_stack))
         kinds.append(_line_kind(line, in_json, is_metric))
         if is_metric or not stripped:
             continue

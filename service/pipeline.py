@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from service.fusion import Candidate, candidates, decide, rank_candidates
 from service.kb import Catalogue
@@ -97,7 +97,7 @@ def analyse_input(parsed: Parsed, *, rules: RuleSet | None = None, retriever: Re
     with (cross-validation); by default every case of the retriever's case base."""
     rules = rules or load_rules()
     signals = extract_signals(parsed)
-    lang = signals["input.lang"].value if "input.lang" in signals else "en"
+    lang: Literal["en", "zh"] = "zh" if "input.lang" in signals and signals["input.lang"].value == "zh" else "en"
     outcome = rules.evaluate(parsed.lines, signals)
     query = salient_text(parsed, signals)
     analysis = Analysis(parsed, signals, lang, outcome, query)
@@ -139,4 +139,5 @@ def analyse(parsed: Parsed, *, rules: RuleSet | None = None,
             retriever: Retriever | None = None) -> tuple[DiagnoseResult, str, list[float] | None]:
     """signals -> rules -> retrieval -> fusion over an already parsed input: (result, salient text, its vector)."""
     analysis = analyse_input(parsed, rules=rules, retriever=retriever)
+    assert analysis.result is not None  # analyse_input always sets it
     return analysis.result, analysis.query, analysis.vector

@@ -9,6 +9,7 @@ the top candidates (expected information gain over their probabilities).
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 from service.fusion import Candidate
 from service.kb import Article, Matcher
@@ -65,7 +66,7 @@ def _fix(article: Article, lang: str, facts: list[Fact]) -> FixOut:
                  for target, body in sorted((patch or {}).items()) for f in locate(target, body, facts)]
     return FixOut(
         steps=[s.pick(lang) for s in article.fix.steps],
-        patch=patch,
+        patch=dict(patch) if patch else None,
         snippets={target: snippet(target, body) for target, body in sorted(patch.items())} if patch else None,
         locations=_dedupe(locations),
     )
@@ -109,7 +110,8 @@ def _reason(result: ArticleResult, lang: str) -> str | None:
     return None
 
 
-_DIFF_STATUS = {"candidate": "candidate", "ruled_out": "ruled_out", "inactive": "no_evidence"}
+DiffStatus = Literal["candidate", "ruled_out", "no_evidence"]
+_DIFF_STATUS: dict[str, DiffStatus] = {"candidate": "candidate", "ruled_out": "ruled_out", "inactive": "no_evidence"}
 _DIFF_ORDER = {"candidate": 0, "no_evidence": 1, "ruled_out": 2}
 
 
@@ -124,7 +126,7 @@ def _differential(rules: RuleSet, outcome: RuleOutcome, diagnosed: set[str], lan
             chosen[result.article.id] = result
     entries = []
     for result in chosen.values():
-        status = _DIFF_STATUS[result.status] if result.status in _DIFF_STATUS else "candidate"
+        status: DiffStatus = _DIFF_STATUS.get(result.status, "candidate")
         evidence = [] if status == "ruled_out" else [
             e for r in result.symptoms if r.status == "holds" for e in _matcher_evidence(rules, result.article, r)
         ]

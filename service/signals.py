@@ -157,6 +157,8 @@ def _table_pairs(lines: list[Line]) -> list[tuple[int, float, Line]]:
             if ga_col is None or loss_col is None:
                 ga_col = loss_col = None
             continue
+        if ga_col is None or loss_col is None:
+            continue
         try:
             pairs.append((int(cells[ga_col]), float(cells[loss_col]), line))
         except (ValueError, IndexError):
@@ -170,7 +172,7 @@ def _ga_scaling(lines: list[Line], out: _Collector) -> None:  # noqa: C901
         ga, loss = match.group(1), match.group(2)
         if int(ga) > 0:
             pairs.append((int(ga), float(loss), line))
-    by_ga = {}
+    by_ga: dict[int, tuple[float, Line]] = {}
     for ga, loss, line in pairs:
         by_ga.setdefault(ga, (loss, line))
     if len(by_ga) < 2:
@@ -251,10 +253,10 @@ def _precision(parsed: Parsed, out: _Collector) -> None:  # noqa: C901 - one bra
         out.set("tf32", _truthy(tf32.value), [tf32.line])
     dtype = _last(facts, "torch_dtype", "dtype", "compute_dtype", "bnb_4bit_compute_dtype")
     if dtype is not None and isinstance(dtype.value, str):
-        match = re.search(r"(bfloat16|float16|float32|bf16|fp16|fp32|half)", dtype.value.lower())
-        if match:
+        found = re.search(r"(bfloat16|float16|float32|bf16|fp16|fp32|half)", dtype.value.lower())
+        if found:
             name = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32", "half": "float16"}.get(
-                match.group(1), match.group(1)
+                found.group(1), found.group(1)
             )
             out.set("model.dtype", name, [dtype.line])
     else:
@@ -599,7 +601,7 @@ def _hardware(parsed: Parsed, out: _Collector) -> None:
     hit = out.index.first(_ANY_GPU)
     if hit:
         match, line = hit
-        name, _, cc, p2p = _GPUS[int(match.lastgroup[1:])]
+        name, _, cc, p2p = _GPUS[int((match.lastgroup or "g0")[1:])]
         out.set("gpu.model", name, [line])
         out.set("gpu.compute_capability", cc, [line])
         out.set("gpu.bf16", cc >= 8.0, [line])

@@ -2,6 +2,7 @@
 
 import csv
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -14,6 +15,12 @@ from tests.test_engine_acceptance import SEED
 
 BIN = str(Path(sys.executable).with_name("tunedoc"))
 OOM = "Traceback (most recent call last):\ntorch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB"
+# The seed case told in other words: the same cause and salient lines, too little text in common for a text link.
+SEED_RETOLD = """bf16 LoRA on Qwen2.5-14B gives zero loss, gradient norm is NaN. Command:
+llamafactory-cli train --model_name_or_path Qwen/Qwen2.5-14B-Instruct --finetuning_type lora --bf16 True
+{'loss': 1.9021, 'grad_norm': nan, 'learning_rate': 1e-05, 'epoch': 0.01}
+{'loss': 0.0, 'grad_norm': nan, 'learning_rate': 2e-05, 'epoch': 0.03}
+"""
 
 
 def rows(path: Path) -> list[dict]:
@@ -50,6 +57,7 @@ def test_labels_replies_and_report(tmp_path: Path, data_dir: Path, retriever):
         {"id": "bf16-b", "title": "loss 0 with bf16 (again)", "body": SEED.replace("1.7325", "2.0112")},
         {"id": "oom-zh", "title": "训练时显存不足", "body": OOM + "\n训练到第10步就报错"},
         {"id": "question", "title": "Will you support a new model?", "body": "Please add it."},
+        {"id": "bf16-c", "title": "zero loss", "body": SEED_RETOLD},
     ]
     source.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in reports) + "\n")
     labels = tmp_path / "labels.yaml"
@@ -61,13 +69,21 @@ def test_labels_replies_and_report(tmp_path: Path, data_dir: Path, retriever):
     assert got["bf16-a"]["triage"]["label"] == "numerics" and got["question"]["triage"]["label"] == "pending"
     assert got["oom-zh"]["triage"]["label"] == "needs-triage"
     assert got["bf16-b"]["triage"]["duplicate_of"] == "bf16-a" and got["bf16-a"]["triage"]["duplicate_of"] is None
+    assert got["bf16-b"]["triage"]["duplicate_kind"] == "near"  # the same text but for one number
+    retold = got["bf16-c"]["triage"]  # other words, same cause and salient lines
+    assert retold["duplicate_of"] in ("bf16-a", "bf16-b") and retold["duplicate_kind"] == "same-cause"
+    assert retold["duplicate_similarity"] >= 0.85
+    assert got["bf16-a"]["triage"]["title"] == "loss 0 with bf16"
     assert "fp16: true" in got["bf16-a"]["triage"]["reply"] and "https://github.com/" in got["bf16-a"]["triage"]["reply"]
     assert "解决方法" in got["oom-zh"]["triage"]["reply"]
     html = stats.report["html"].read_text()
     assert stats.report["chart"].read_text().startswith("<svg") and "causes.svg" in html
-    assert "<tr><td>bf16-numerical-instability</td><td>2</td></tr>" in html
-    assert "<tr><td>no diagnosis</td><td>1</td></tr>" in html
-    assert "bf16-b ← bf16-a" in html or "bf16-a ← bf16-b" in html
+    assert re.search(r'data-filter-cause="bf16-numerical-instability">[^<]*</a></td><td>[^<]*</td>'
+                     r'<td class="num">3</td>', html)
+    assert re.search(r'data-filter-cause="no diagnosis">[^<]*</a></td><td></td><td class="num">1</td>', html)
+    cluster = re.search(r'<li data-cluster="1" data-undiagnosed="0">3 reports.*?</li></ul></li>', html).group(0)
+    assert all(f'href="#issue-{rid}"' in cluster for rid in ("bf16-a", "bf16-b", "bf16-c"))
+    assert "same cause, similar lines, similarity 0.9" in cluster
 
 
 def test_duplicate_index_threshold():

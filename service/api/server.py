@@ -71,7 +71,7 @@ class QueryValueFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple) and len(record.args) >= 3 and isinstance(record.args[2], str):
             args = list(record.args)
-            args[2] = _QUERY_VALUE.sub(r"\1…", args[2])
+            args[2] = _QUERY_VALUE.sub(r"\1…", str(args[2]))
             record.args = tuple(args)
         return True
 

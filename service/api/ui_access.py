@@ -79,16 +79,18 @@ class ReadKeyGuard:
             if scope["type"] == "websocket":
                 await send({"type": "websocket.close", "code": 4401})
                 return
+            refusal: Response
             if scope.get("method") == "GET" and path in (UI_PREFIX, UI_PREFIX + "/"):
-                response: Response = RedirectResponse(LOGIN_PATH, status_code=303)
+                refusal = RedirectResponse(LOGIN_PATH, status_code=303)
             else:
-                response = error_response(401, "missing or wrong API key: sign in at /login or send "
+                refusal = error_response(401, "missing or wrong API key: sign in at /login or send "
                                                "`Authorization: Bearer <TUNEDOC_API_KEY>`")
-            await response(scope, receive, send)
+            await refusal(scope, receive, send)
             return
         await self.app(scope, receive, send)
 
     async def _login(self, scope: Scope, receive: Receive) -> Response:
+        assert self.key is not None  # only called when the read key is on
         if scope.get("method") != "POST":
             return HTMLResponse(_LOGIN_PAGE.format(message=""))
         body = b""

@@ -32,7 +32,7 @@ class DuplicateIndex:
         if matrix is not None:
             similarities = matrix @ unit
             best = int(np.argmax(similarities))
-            if similarities[best] >= self.threshold:
+            if round(float(similarities[best]), 4) >= self.threshold:  # rounded: float noise never flips a link
                 found = (self._ids[diagnosis_id][best], round(float(similarities[best]), 3))
             self._vectors[diagnosis_id] = np.vstack([matrix, unit])
         else:

@@ -78,7 +78,7 @@ def _github(path: Path) -> Iterator[Report]:
         if not isinstance(item, dict) or "pull_request" in item:
             continue
         labels = [label.get("name", "") if isinstance(label, dict) else str(label) for label in item.get("labels", [])]
-        yield Report(id=item.get("number", item.get("id")), title=str(item.get("title") or ""),
+        yield Report(id=item.get("number", item.get("id")) or "", title=str(item.get("title") or ""),
                      body=str(item.get("body") or ""), url=item.get("html_url"), labels=labels)
 
 

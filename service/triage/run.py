@@ -1,6 +1,11 @@
 """`tunedoc triage`: diagnose a whole export, in parallel, crash-safe and resumable, with labels, draft replies,
 duplicate links and a summary report.
 
+Duplicate links (`triage.duplicate_of`, with `duplicate_kind` and `duplicate_similarity`): an earlier report with the
+same text (`exact`) or a near-identical one (`near`, service/triage/textdup.py), diagnosed or not; failing that, an
+earlier report with the same diagnosis and similar salient lines (`same-cause`, service/triage/duplicates.py; needs
+retrieval's embedding model).
+
 Workers are separate processes (spawned, each loading the rules and the embedding model once); results come back in
 input order and are appended to the output as they finish. Re-running the same command skips the ids already
 written. With --server the reports go to a running `tunedoc serve` instead.
@@ -12,6 +17,7 @@ import multiprocessing
 import os
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +28,8 @@ from service.triage.labels import LabelMap
 from service.triage.output import ResumableOutput
 from service.triage.readers import Report, read_reports
 from service.triage.replies import draft_reply
-from service.triage.report import write_report
+from service.triage.report import is_number, write_report
+from service.triage.textdup import TextDuplicates, TextMatch
 
 _STATE: dict = {}
 SERVER_BATCH = 50
@@ -66,11 +73,49 @@ def _init_worker(retrieval: bool, label_map: dict) -> None:
 
 
 def summarize(row: dict) -> dict:
-    """What the summary report keeps of an output row."""
-    meta = row.get("triage", {})
+    """What the summary report (and --apply-github) keeps of an output row."""
+    meta = row.get("triage") or {}
+    top = (row.get("diagnoses") or [{}])[0]
+    error = row.get("error")
     return {"category": meta.get("category"), "duplicate_of": meta.get("duplicate_of"),
+            "duplicate_kind": meta.get("duplicate_kind"), "duplicate_similarity": meta.get("duplicate_similarity"),
             "seconds": meta.get("seconds", 0.0), "gap_line": meta.get("gap_line"), "salient": meta.get("salient"),
-            "diagnosis": (row.get("diagnoses") or [{}])[0].get("id")}
+            "diagnosis": top.get("id"), "cause_title": top.get("title"), "status": top.get("status"),
+            "confidence": top.get("confidence"), "label": meta.get("label"), "reply": meta.get("reply"),
+            "title": meta.get("title"), "url": meta.get("url"), "lang": row.get("lang"),
+            "error": error.get("message") if isinstance(error, dict) else None}
+
+
+def read_summaries(path: Path) -> dict[str, dict]:
+    """The summaries of a triage output file (whole lines only; the last line for an id wins)."""
+    import json
+
+    done: dict[str, dict] = {}
+    with path.open(encoding="utf-8") as lines:
+        for line in lines:
+            if line.endswith("\n"):
+                try:
+                    row = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(row, dict):
+                    done[str(row.get("id"))] = summarize(row)
+    return done
+
+
+def _meta(report: Report, result, salient: str, labels: LabelMap, started: float) -> dict:  # noqa: ANN001
+    top = result.diagnoses[0] if result.diagnoses else None
+    return {
+        "title": redact(report.title),
+        "category": top.category if top else None,
+        "confidence": top.confidence if top else None,
+        "label": labels.label(top.category if top else None),
+        "reply": draft_reply(result),
+        "url": redact(report.url) if report.url else None,
+        "duplicate_of": None,
+        "salient": redact(salient)[:300],
+        "gap_line": None if top else redact(salient_line(report.text)),
+    }  # no timings in a row: the same export gives the same bytes (the run's throughput line has the timing)
 
 
 def process(report: Report) -> tuple[dict, list[float] | None]:
@@ -80,19 +125,13 @@ def process(report: Report) -> tuple[dict, list[float] | None]:
     if report.error:
         return {"id": report.id, "error": {"code": report.error_code, "message": report.error}}, None
     started = time.perf_counter()
-    result, salient, vector = diagnose_with_query(report.text, rules=_STATE["rules"], retriever=_STATE["retriever"])
-    top = result.diagnoses[0] if result.diagnoses else None
-    meta = {
-        "category": top.category if top else None,
-        "confidence": top.confidence if top else None,
-        "label": _STATE["labels"].label(top.category if top else None),
-        "reply": draft_reply(result),
-        "url": report.url,
-        "duplicate_of": None,
-        "salient": redact(salient[:300]),
-        "gap_line": None if top else redact(salient_line(report.text)),
-        "seconds": round(time.perf_counter() - started, 4),
-    }
+    result, salient, _ = diagnose_with_query(report.text, rules=_STATE["rules"], retriever=_STATE["retriever"])
+    meta = _meta(report, result, salient, _STATE["labels"], started)
+    # Duplicates compare the embedding of the salient text as written to the output, one text per call: a resumed
+    # run re-embeds exactly that text the same way, so its links are the links of an uninterrupted run.
+    retriever = _STATE["retriever"]
+    vector = retriever.embeddings.embed_query(meta["salient"]) if retriever is not None and meta.get("salient") \
+        and result.diagnoses else None
     return {"id": report.id, **result.model_dump(mode="json"), "triage": meta}, vector
 
 
@@ -104,8 +143,14 @@ def _progress(total: int, enabled: bool):  # noqa: ANN202 - tqdm or a no-op
     return tqdm(total=total, unit="report", file=sys.stderr, dynamic_ncols=True, smoothing=0.1)
 
 
-def _remote_rows(reports: list[Report], server: str):  # noqa: ANN202 - iterator of (row, None)
+def _remote_rows(reports: list[Report], server: str, labels: LabelMap):  # noqa: ANN202 - iterator of (row, None)
+    """The server diagnoses; labels, draft replies and gap lines are made here from its answer, as in local mode."""
     from service.client import TunedocClient
+    from service.models import DiagnoseResult
+    from service.parse import parse
+    from service.pipeline import as_parts
+    from service.salient import salient_text
+    from service.signals import extract_signals
 
     with TunedocClient(server) as client:
         for start in range(0, len(reports), SERVER_BATCH):
@@ -117,8 +162,12 @@ def _remote_rows(reports: list[Report], server: str):  # noqa: ANN202 - iterator
                 if report.error:
                     yield {"id": report.id, "error": {"code": report.error_code, "message": report.error}}, None
                 else:
+                    started = time.perf_counter()
                     row = results[str(report.id)]
-                    yield {**row, "triage": {"url": report.url, "reply": None, "duplicate_of": None}}, None
+                    result = DiagnoseResult.model_validate({k: v for k, v in row.items() if k != "id"})
+                    parsed = parse(as_parts(report.text))
+                    salient = salient_text(parsed, extract_signals(parsed))
+                    yield {**row, "triage": _meta(report, result, salient, labels, started)}, None
 
 
 def triage(source: Path, output: Path | None = None, *, fmt: str | None = None, workers: int | None = None,
@@ -134,14 +183,18 @@ def triage(source: Path, output: Path | None = None, *, fmt: str | None = None, 
         workers = 1  # spawning a worker costs seconds of model loading: not worth it for a handful of reports
     label_map = LabelMap.load(labels).mapping
     duplicates = DuplicateIndex()
+    text_matches = _text_duplicates(reports)
     if out and retrieval and not server:
         _rebuild_duplicates(duplicates, out.done, retrieval)
     bar = _progress(len(todo), progress)
     pool = None
     gap_lines: list[tuple[str, str]] = []
+    rows: Iterator[tuple[dict, list[float] | None]]
     try:
-        if server:
-            rows = _remote_rows(todo, server)
+        if not todo:
+            rows = iter(())  # everything was done by an earlier run: no need to load the rules
+        elif server:
+            rows = _remote_rows(todo, server, LabelMap(label_map))
         elif workers == 1:
             _init_worker(retrieval, label_map)
             rows = map(process, todo)
@@ -154,11 +207,8 @@ def triage(source: Path, output: Path | None = None, *, fmt: str | None = None, 
             meta = row.get("triage")
             if meta is not None and not row.get("diagnoses") and meta.get("gap_line"):
                 gap_lines.append((str(row["id"]), meta["gap_line"]))
-            if meta is not None and vector is not None:
-                match = duplicates.add(str(row["id"]), meta.get("category") and row["diagnoses"][0]["id"], vector)
-                if match:
-                    meta["duplicate_of"] = match[0]
-                    meta["duplicate_similarity"] = match[1]
+            if meta is not None:
+                _link_duplicate(row, meta, vector, duplicates, text_matches)
             if out:
                 out.write(row)
             else:
@@ -177,10 +227,38 @@ def triage(source: Path, output: Path | None = None, *, fmt: str | None = None, 
     elapsed = time.perf_counter() - started
     stats = TriageStats(len(reports), len(todo), len(reports) - len(todo), elapsed, workers, None,
                         group_lines(gap_lines))
-    if out and (report_dir or output):
+    if out is not None and output is not None:
         target = report_dir or output.with_name(output.stem + "-report")
-        stats.report = write_report(out.done, target, stats.line())
+        stats.report = write_report(out.done, target)
     return stats
+
+
+def _link_duplicate(row: dict, meta: dict, vector: list[float] | None, duplicates: DuplicateIndex,
+                    text_matches: dict[str, TextMatch]) -> None:
+    """The same or near-identical text first; else the same diagnosis with similar salient lines."""
+    match = None
+    if vector is not None:  # registered even when the text decides, so later reports can link to this one
+        match = duplicates.add(str(row["id"]), meta.get("category") and row["diagnoses"][0]["id"], vector)
+    text = text_matches.get(str(row["id"]))
+    if text is not None:
+        meta.update(duplicate_of=text.earlier, duplicate_kind=text.kind, duplicate_similarity=text.similarity)
+    elif match:
+        meta.update(duplicate_of=match[0], duplicate_kind="same-cause", duplicate_similarity=match[1])
+
+
+def _text_duplicates(reports: list[Report]) -> dict[str, TextMatch]:
+    """Exact and near-duplicate links over the whole export (cheap: no model), so a resumed run links new reports to
+    ones written before. A report links to an earlier one: in issue-number order when every id is a number (GitHub
+    exports list the newest first), in input order otherwise."""
+    index = TextDuplicates()
+    matches = {}
+    numbered = all(is_number(str(r.id)) for r in reports)
+    for report in sorted(reports, key=lambda r: int(str(r.id))) if numbered else reports:
+        if not report.error:
+            match = index.add(str(report.id), report.text)
+            if match is not None and match.earlier != str(report.id):
+                matches[str(report.id)] = match
+    return matches
 
 
 def _rebuild_duplicates(index: DuplicateIndex, done: dict[str, dict], retrieval: bool) -> None:
@@ -192,6 +270,5 @@ def _rebuild_duplicates(index: DuplicateIndex, done: dict[str, dict], retrieval:
     from service.embeddings import PackagedEmbeddings
 
     embeddings = PackagedEmbeddings(get_settings().embedding_model)
-    vectors = embeddings.embed_documents([row["salient"] for _, row in earlier])
-    for (rid, row), vector in zip(earlier, vectors):
-        index.add(rid, row["diagnosis"], vector)
+    for rid, row in earlier:  # one text per call, as the workers embed them: the same floats, the same links
+        index.add(rid, row["diagnosis"], embeddings.embed_query(row["salient"]))
