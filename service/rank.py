@@ -66,7 +66,7 @@ def _fix(article: Article, lang: str, facts: list[Fact]) -> FixOut:
                  for target, body in sorted((patch or {}).items()) for f in locate(target, body, facts)]
     return FixOut(
         steps=[s.pick(lang) for s in article.fix.steps],
-        patch=dict(patch) if patch else None,
+        patch={str(target): body for target, body in patch.items()} if patch else None,
         snippets={target: snippet(target, body) for target, body in sorted(patch.items())} if patch else None,
         locations=_dedupe(locations),
     )

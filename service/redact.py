@@ -12,10 +12,10 @@ triage rows, draft replies, reports).
 - `Authorization:` headers (Basic, Bearer, token), `Bearer <token>`, `curl -u user:password`, netrc lines;
 - the value of any setting whose name says it is a secret, in every syntax a paste uses: env (`export X=v`, `X=v`),
   CLI flags (`--hub_token v`, `--token=v`), YAML (`x: v`, quoted, or an unquoted value with spaces at the start of a
-  line), JSON (`"x": "v"`, camelCase names too), Python keywords (`token="v"`) and dict reprs. A name is a secret when it ends in
-  `password`/`passwd`/`passphrase`/`secret`/`credential(s)`, in `<api|access|secret|private|...>_key`, in a vendor
-  prefix + `_KEY`/`_TOKEN` (COMET_, SWANLAB_, NEPTUNE_, SLACK_, MODELSCOPE_, WANDB_...), in `token` after a prefix that
-  makes it a credential (`hub_token`, `HUGGING_FACE_HUB_TOKEN`, `use_auth_token`...), or is an upper-case env
+  line), JSON (`"x": "v"`, camelCase names too), Python keywords (`token="v"`) and dict reprs. A name is a secret
+  when it ends in `password`/`passwd`/`passphrase`/`secret`/`credential(s)`, in `<api|access|secret|private|...>_key`,
+  in a vendor prefix + `_KEY`/`_TOKEN` (COMET_, SWANLAB_, NEPTUNE_, SLACK_, MODELSCOPE_, WANDB_...), in `token`
+  after a prefix that makes it a credential (`hub_token`, `HUGGING_FACE_HUB_TOKEN`, `use_auth_token`...), or is an upper-case env
   variable ending in `_TOKEN`; never for tokenizer settings (`pad_token`, `eos_token_id`, `max_new_tokens`).
   Placeholders are left alone: `null`, booleans, `${VAR}`, `$VAR`, `<HUB_TOKEN>`, `os.environ[...]`, `args.token`;
 - prose: `my token is <v>`, `the password is "<v>"`, `我的密码是 <v>` (an unquoted value must look like a
@@ -62,6 +62,7 @@ import math
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import re2
 
@@ -176,7 +177,7 @@ def _credential_like(value: str) -> bool:
 
 # ---------------------------------------------------------------- rules
 
-Match = object  # an re2 match (re2 exports no public type for it)
+Match = Any  # an re2 match (re2 exports no public type for it)
 
 
 @dataclass(frozen=True)
@@ -326,7 +327,8 @@ _RULES: list[_Rule] = [
     _Rule("secret", re2.compile(
         r"(?i)(?:\b(?P<k>token|key|password|passwd|passphrase|secret)(?:[ \t]+(?:is|was)[ \t]*:?|[ \t]*(?:是|为|：))"
         rf"|(?P<zh>密码|口令|令牌|密钥|秘钥)[ \t]*(?:是|为|:|：))[ \t]*{_VALUE}"),
-        ("token", "key", "passw", "secret", "密码", "口令", "令牌", "密钥", "秘钥"), _value_rule(_prose_kind, prose=True)),
+        ("token", "key", "passw", "secret", "密码", "口令", "令牌", "密钥", "秘钥"),
+        _value_rule(_prose_kind, prose=True)),
     # wandb keys: 40 hex on a line about wandb / API keys / netrc
     _Rule("wandb-key", re2.compile(r"(?im)^[^\n]*(?:wandb|netrc|api[ _]?key)[^\n]*$"),
           ("wandb", "netrc", "api key", "api_key", "apikey"), _wandb_line, lambda t: len(t) >= 40),
@@ -384,7 +386,8 @@ def redact(text: str) -> str:
                 if rule.replace is not None:
                     new = rule.pattern.sub(rule.replace, text)
                 elif rule.pattern.groupindex.get("v"):
-                    new = rule.pattern.sub(lambda m, marker=MARKER.format(rule.kind): _swap(m, marker), text)
+                    marker = MARKER.format(rule.kind)
+                    new = rule.pattern.sub(lambda m, marker=marker: _swap(m, marker), text)
                 else:
                     new = rule.pattern.sub(MARKER.format(rule.kind), text)
                 if new != text:
