@@ -15,9 +15,10 @@ triage rows, draft replies, reports).
   line), JSON (`"x": "v"`, camelCase names too), Python keywords (`token="v"`) and dict reprs. A name is a secret
   when it ends in `password`/`passwd`/`passphrase`/`secret`/`credential(s)`, in `<api|access|secret|private|...>_key`,
   in a vendor prefix + `_KEY`/`_TOKEN` (COMET_, SWANLAB_, NEPTUNE_, SLACK_, MODELSCOPE_, WANDB_...), in `token`
-  after a prefix that makes it a credential (`hub_token`, `HUGGING_FACE_HUB_TOKEN`, `use_auth_token`...), or is an upper-case env
-  variable ending in `_TOKEN`; never for tokenizer settings (`pad_token`, `eos_token_id`, `max_new_tokens`).
-  Placeholders are left alone: `null`, booleans, `${VAR}`, `$VAR`, `<HUB_TOKEN>`, `os.environ[...]`, `args.token`;
+  after a prefix that makes it a credential (`hub_token`, `HUGGING_FACE_HUB_TOKEN`, `use_auth_token`...), or is an
+  upper-case env variable ending in `_TOKEN`; never for tokenizer settings (`pad_token`, `eos_token_id`,
+  `max_new_tokens`). Placeholders are left alone: `null`, booleans, `${VAR}`, `$VAR`, `<HUB_TOKEN>`,
+  `os.environ[...]`, `args.token`;
 - prose: `my token is <v>`, `the password is "<v>"`, `我的密码是 <v>` (an unquoted value must look like a
   real one: 8+ characters with a letter and a digit);
 - wandb keys (40 hex) on lines that talk about wandb, API keys or netrc files;
