@@ -1,11 +1,16 @@
 """Load benchmark for the REST API (a script, not a timed test).
 
-Starts `tunedoc serve` on loopback, then:
-  1. closed loop: C concurrent clients send distinct pastes to POST /v1/diagnose for D seconds -> throughput, errors;
-  2. open loop: requests at half that rate for D seconds -> p50 / p95 latency.
+Starts `tunedoc serve` on loopback, then, in the same run:
+  0. single client: one client sends distinct pastes one after the other for D seconds -> the sequential throughput
+     (the floor that concurrency must add to);
+  1. closed loop: C concurrent clients send distinct pastes to POST /v1/diagnose for D seconds -> throughput, errors,
+     and saturation = closed-loop throughput / single-client throughput;
+  2. open loop: requests at half the closed-loop rate for D seconds -> p50 / p95 latency.
+Pastes are real-report sized by default (benchmarks/pastes.py `real_paste_factory`: median ~700 characters, up to
+12 KB); `--pastes synthetic` uses the short fixture pastes of earlier runs.
 Prints a table and writes benchmarks/out/load.json.
 
-Usage: .venv/bin/python benchmarks/load.py [--workers 2] [--clients 32] [--seconds 30]
+Usage: .venv/bin/python -m benchmarks.load [--workers 2] [--clients 32] [--seconds 30] [--pastes real|synthetic]
 """
 
 from __future__ import annotations
@@ -25,10 +30,12 @@ from pathlib import Path
 
 import httpx
 
-from benchmarks.pastes import paste_factory
+from benchmarks.pastes import paste_factory, real_paste_factory
 from benchmarks.procs import stop_process, wait_ready
 
 OUT = Path(__file__).with_name("out")
+FACTORIES = {"real": real_paste_factory, "synthetic": paste_factory}
+GOAL_SATURATION, GOAL_RPS, GOAL_P95_MS = 1.6, 50.0, 150.0
 
 
 def free_port() -> int:
@@ -56,8 +63,9 @@ def serving(workers: int) -> Iterator[tuple[subprocess.Popen, str]]:
         stop_process(proc)
 
 
-async def closed_loop(url: str, clients: int, seconds: float) -> dict:
-    make = paste_factory(seed=1)
+async def closed_loop(url: str, clients: int, seconds: float, factory=real_paste_factory,  # noqa: ANN001
+                      seed: int = 1) -> dict:
+    make = factory(seed=seed)
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     errors = 0
@@ -85,8 +93,8 @@ async def closed_loop(url: str, clients: int, seconds: float) -> dict:
             "p50_ms": round(1000 * statistics.median(latencies), 1) if latencies else None}
 
 
-async def open_loop(url: str, rate: float, seconds: float) -> dict:
-    make = paste_factory(seed=2)
+async def open_loop(url: str, rate: float, seconds: float, factory=real_paste_factory) -> dict:  # noqa: ANN001
+    make = factory(seed=2)
     latencies: list[float] = []
     failures = 0
 
@@ -114,7 +122,27 @@ async def open_loop(url: str, rate: float, seconds: float) -> dict:
         await asyncio.gather(*tasks)
     q = statistics.quantiles(latencies, n=100) if len(latencies) >= 2 else [0] * 99
     return {"rate_rps": round(rate, 1), "requests": n, "failures": failures,
+            "p99_ms": round(1000 * q[98], 1),
             "p50_ms": round(1000 * statistics.median(latencies), 1), "p95_ms": round(1000 * q[94], 1)}
+
+
+def run_load(workers: int, clients: int, seconds: float, pastes: str = "real") -> dict:
+    """The three phases against one server; every figure beside its floor from the same run."""
+    factory = FACTORIES[pastes]
+    with serving(workers) as (_, base):
+        url = f"{base}/v1/diagnose"
+        asyncio.run(closed_loop(url, clients, min(3.0, seconds), factory, seed=9))  # warm every worker
+        single = asyncio.run(closed_loop(url, 1, seconds, factory, seed=3))
+        closed = asyncio.run(closed_loop(url, clients, seconds, factory))
+        opened = asyncio.run(open_loop(url, max(1.0, closed["throughput_rps"] / 2), seconds, factory))
+    saturation = round(closed["throughput_rps"] / max(1e-9, single["throughput_rps"]), 2)
+    errors = closed["non_200"] + closed["transport_errors"] + opened["failures"] + single["non_200"] + \
+        single["transport_errors"]
+    return {"workers": workers, "clients": clients, "pastes": pastes, "cpus": os.cpu_count(),
+            "single_client": single, "closed_loop": closed, "open_loop_half_rate": opened,
+            "saturation": saturation, "errors": errors,
+            "met": {"saturation": saturation >= GOAL_SATURATION, "throughput": closed["throughput_rps"] >= GOAL_RPS,
+                    "p95": opened["p95_ms"] <= GOAL_P95_MS, "errors": errors == 0}}
 
 
 def main() -> None:
@@ -122,20 +150,23 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--pastes", choices=sorted(FACTORIES), default="real")
     args = parser.parse_args()
-    with serving(args.workers) as (_, base):
-        url = f"{base}/v1/diagnose"
-        closed = asyncio.run(closed_loop(url, args.clients, args.seconds))
-        opened = asyncio.run(open_loop(url, max(1.0, closed["throughput_rps"] / 2), args.seconds))
-    result = {"workers": args.workers, "clients": args.clients, "closed_loop": closed, "open_loop_half_rate": opened,
-              "cpus": os.cpu_count()}
+    result = run_load(args.workers, args.clients, args.seconds, args.pastes)
+    single, closed, opened = result["single_client"], result["closed_loop"], result["open_loop_half_rate"]
     OUT.mkdir(exist_ok=True)
     (OUT / "load.json").write_text(json.dumps(result, indent=2))
-    print(f"| mode | figure |\n|---|---|\n"
-          f"| closed loop, {args.clients} clients, {closed['seconds']} s | {closed['throughput_rps']} req/s, "
-          f"{closed['non_200']} non-200, {closed['transport_errors']} transport errors (p50 {closed['p50_ms']} ms) |\n"
+    yes = {True: "met", False: "**not met**"}
+    print(f"| mode ({args.workers} worker(s), {args.pastes} pastes) | figure | goal |\n|---|---|---|\n"
+          f"| single client, sequential, {single['seconds']} s | {single['throughput_rps']} req/s "
+          f"(p50 {single['p50_ms']} ms) | floor |\n"
+          f"| closed loop, {args.clients} clients, {closed['seconds']} s | {closed['throughput_rps']} req/s = "
+          f"{result['saturation']}x single client, {closed['non_200']} non-200, {closed['transport_errors']} transport "
+          f"errors (p50 {closed['p50_ms']} ms) | >= {GOAL_SATURATION}x: {yes[result['met']['saturation']]}; "
+          f">= {GOAL_RPS:g} req/s: {yes[result['met']['throughput']]} |\n"
           f"| open loop at {opened['rate_rps']} req/s | p50 {opened['p50_ms']} ms, p95 {opened['p95_ms']} ms, "
-          f"{opened['failures']} failures |")
+          f"p99 {opened['p99_ms']} ms, {opened['failures']} failures | p95 <= {GOAL_P95_MS:g} ms: "
+          f"{yes[result['met']['p95']]}; 0 errors: {yes[result['met']['errors']]} |")
 
 
 if __name__ == "__main__":

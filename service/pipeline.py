@@ -108,12 +108,12 @@ def analyse_input(parsed: Parsed, *, rules: RuleSet | None = None, retriever: Re
         analysis.vector = retriever.embeddings.embed_query(query)
         analysis.hits = retriever.retrieve(query, vector=analysis.vector)
         if cause_of is None:
-            cause_of = {c.id: c.cause for c in retriever.cases.cases}
+            cause_of = retriever.cause_of
         found, report = candidates(rules.catalogue, outcome, analysis.hits, cause_of, signals,
                                    "\n".join(line.text for line in parsed.lines[:400]))
         analysis.ranked = rank_candidates(found, report, retriever.model)
         analysis.chosen, analysis.rest = decide(analysis.ranked, retriever.model)
-        urls = {c.id: c.url for c in retriever.cases.cases}
+        urls = retriever.case_urls
         diagnoses, differential, missing = assemble(rules, outcome, lang, parsed.facts, analysis.chosen,
                                                     analysis.rest, urls)
         listed = {d.id for d in diagnoses} | {d.id for d in differential}

@@ -9,7 +9,7 @@ rule them out and the fusion model (service/fusion.py) ranks them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from langchain_core.embeddings import Embeddings
 
@@ -19,6 +19,9 @@ from service.config import Settings, get_settings
 from service.embeddings import PackagedEmbeddings
 from service.kb import Article, Catalogue
 from service.vectors import DenseIndex
+
+if TYPE_CHECKING:
+    from service.fusion import FusionModel
 
 RRF_K = 60
 
@@ -45,7 +48,10 @@ class Retrieving(Protocol):
 
     catalogue: Catalogue
     cases: CaseBase
+    cause_of: dict[str, str]  # case id -> cause
+    case_urls: dict[str, str]
     embeddings: Embeddings
+    model: FusionModel | None
 
     def retrieve(self, query: str, vector: list[float] | None = None) -> RetrievalHits: ...
 
@@ -73,6 +79,8 @@ class Retriever:
         self.store = store
         self.embeddings = embeddings
         self.cases = cases if cases is not None else CaseBase.load(catalogue.root)
+        self.cause_of = {c.id: c.cause for c in self.cases.cases}  # built once: fusion reads them per request
+        self.case_urls = {c.id: c.url for c in self.cases.cases}
         # tunedoc's own index also knows the trigger fixtures; the baseline BM25 sees the articles alone.
         self.bm25 = BM25({
             a.id: article_text(a, [f.text for f in catalogue.fixtures.get(a.id, []) if f.kind == "trigger"])

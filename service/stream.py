@@ -2,14 +2,18 @@
 fail), the salient lines in between (errors and warnings, capped) and the metric records (downsampled), so a 100 MB
 log costs one pass and a bounded amount of memory.
 
-Scanning is chunked and done with C-speed primitives (str.split, str.find, regex finditer over a whole chunk);
-Python only touches the lines it keeps.
+Scanning is chunked and done with C-speed primitives (str.split, str.find, one RE2 pass over a whole chunk);
+Python only touches the lines it keeps. The keep-worthy lines are found by literal search (`loss`) and by one RE2
+pass (a superset of the error/warning pattern: RE2's ASCII `\b` matches wherever Python's Unicode `\b` does); each
+candidate is then confirmed with the original Python pattern, so exactly the same lines are kept as by a Python
+regex pass over every line, at disk speed.
 """
 
 from __future__ import annotations
 
 import re
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,12 +21,16 @@ from service.models import Line, MetricRecord
 from service.parse import _SALIENT_MIDDLE, _metric_values
 from service.text import clean_line
 
+import re2
+
 CHUNK_BYTES = 8 * 1024 * 1024
 STREAM_THRESHOLD_BYTES = 8 * 1024 * 1024  # smaller files are read whole
 # A streamed log keeps fewer lines than a paste: its config sits at the top and its failure at the end.
 HEAD_LINES, TAIL_LINES, MIDDLE_BUDGET = 2_000, 5_000, 3_000
 METRICS_KEEP = 2000  # first and last records kept each; non-finite and zero-loss records kept up to the same cap
 _LOSS = re.compile(r"(?<![\w.])['\"]?loss['\"]?\s*[:=]")
+# _SALIENT_MIDDLE's alternatives in RE2 (linear time, ~50x faster than Python's re on a chunk); a superset of it.
+_SALIENT_PREFILTER = re2.compile(_SALIENT_MIDDLE.pattern)
 
 
 @dataclass
@@ -52,6 +60,45 @@ def _matching_lines(text: str, pattern: re.Pattern[str], base: int):  # noqa: AN
         line_end = len(text) if line_end < 0 else line_end
         yield base + line_index + 1, text[line_start:line_end]
         position = line_end
+
+
+def _loss_lines(text: str, base: int) -> Iterator[tuple[int, str]]:
+    """What `_matching_lines(text, _LOSS, base)` yields, found with str.find: every _LOSS match contains the
+    literal `loss`, and a match that starts at a quote before it also matches at the `loss` itself (the lookbehind
+    then sees the quote), so a line has a match exactly when one of its `loss` occurrences matches there."""
+    position = line_index = 0
+    find, match = text.find, _LOSS.match
+    start = find("loss")
+    while start >= 0:
+        if match(text, start):  # whole-text semantics: the lookbehind sees the previous character
+            line_index += text.count("\n", position, start)
+            line_start = text.rfind("\n", 0, start) + 1
+            line_end = find("\n", start)
+            line_end = len(text) if line_end < 0 else line_end
+            yield base + line_index + 1, text[line_start:line_end]
+            position = line_end
+            start = find("loss", line_end)
+        else:
+            start = find("loss", start + 1)
+
+
+def _salient_lines(text: str, base: int) -> Iterator[tuple[int, str]]:
+    """What `_matching_lines(text, _SALIENT_MIDDLE, base)` yields: candidates from one RE2 pass over the chunk,
+    each confirmed on its line by the Python pattern (whose alternatives never span lines)."""
+    position = line_index = skip = 0
+    for found in _SALIENT_PREFILTER.finditer(text):
+        start = found.start()
+        if start < skip:
+            continue  # on a line already yielded or rejected
+        line_start = text.rfind("\n", 0, start) + 1
+        line_end = text.find("\n", start)
+        line_end = len(text) if line_end < 0 else line_end
+        skip = line_end
+        line = text[line_start:line_end]
+        if _SALIENT_MIDDLE.search(line):
+            line_index += text.count("\n", position, start)
+            position = line_end
+            yield base + line_index + 1, line
 
 
 def stream_file(path: Path, part: str = "input") -> StreamedLog:
@@ -86,7 +133,7 @@ def stream_file(path: Path, part: str = "input") -> StreamedLog:
             if len(head) < HEAD_LINES:
                 first = text.split("\n", HEAD_LINES - len(head))[:HEAD_LINES - len(head)]
                 head.extend(Line(part, base + i + 1, clean_line(t)) for i, t in enumerate(first))
-            for number, line_text in _matching_lines(text, _LOSS, base):
+            for number, line_text in _loss_lines(text, base):
                 values = _metric_values(line_text)
                 if "loss" in values and len(values) >= 2:
                     record = MetricRecord(Line(part, number, clean_line(line_text)), values)
@@ -97,14 +144,15 @@ def stream_file(path: Path, part: str = "input") -> StreamedLog:
                         if _interesting(values) and len(odd_metrics) < METRICS_KEEP:
                             odd_metrics.append(record)
             if len(middle) < MIDDLE_BUDGET:
-                for number, line_text in _matching_lines(text, _SALIENT_MIDDLE, base):
+                for number, line_text in _salient_lines(text, base):
                     if number > HEAD_LINES:
                         middle.append(Line(part, number, clean_line(line_text)))
                         if len(middle) >= MIDDLE_BUDGET:
                             break
-            lines = text.split("\n")
-            tail.extend(lines)
-            seen_lines += len(lines)
+            # only the chunk's last TAIL_LINES lines can reach the tail: split those, count the rest
+            pieces = text.rsplit("\n", TAIL_LINES)
+            tail.extend(pieces[1:] if len(pieces) > TAIL_LINES else pieces)
+            seen_lines += text.count("\n") + 1
             if not raw:
                 break
     tail_start = seen_lines - len(tail) + 1

@@ -27,6 +27,7 @@ class DenseIndex:
         norms = np.linalg.norm(vectors, axis=1, keepdims=True) if len(vectors) else np.ones((0, 1))
         self.matrix = (vectors / np.where(norms == 0, 1.0, norms)).astype(np.float32)
         self.kind = np.array([c.kind for c in chunks])
+        self._groups: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray, list[str]]] = {}
 
     @classmethod
     def from_store(cls, store) -> DenseIndex:  # noqa: ANN001 - langchain_chroma.Chroma
@@ -46,13 +47,25 @@ class DenseIndex:
         # Rounded so that float noise from a different BLAS thread split cannot reorder near-ties.
         return np.round(self.matrix @ query, 5)
 
+    def _grouping(self, kinds: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        """For chunks of `kinds`: their indices sorted by owner (owners in order of their first chunk), the start of
+        each owner's run, and the owners. Computed once per kinds tuple (the index is immutable)."""
+        cached = self._groups.get(kinds)
+        if cached is None:
+            picked = np.flatnonzero(np.isin(self.kind, kinds))
+            code: dict[str, int] = {}
+            codes = np.fromiter((code.setdefault(self.chunks[i].owner, len(code)) for i in picked), dtype=np.int64,
+                                count=len(picked))
+            order = np.argsort(codes, kind="stable")
+            starts = np.flatnonzero(np.r_[True, np.diff(codes[order]) != 0]) if len(order) else np.zeros(0, np.int64)
+            cached = self._groups[kinds] = (picked[order], starts, list(code))
+        return cached
+
     def best_by_owner(self, sims: np.ndarray, kinds: tuple[str, ...]) -> dict[str, float]:
-        """Best similarity per owner (article id or case id) among chunks of the given kinds."""
-        best: dict[str, float] = {}
-        mask = np.isin(self.kind, kinds)
-        for i in np.flatnonzero(mask):
-            owner = self.chunks[i].owner
-            value = float(sims[i])
-            if value > best.get(owner, -2.0):
-                best[owner] = value
-        return best
+        """Best similarity per owner (article id or case id) among chunks of the given kinds, in the order of each
+        owner's first chunk (one vectorised max per owner instead of a Python loop over the chunks)."""
+        rows, starts, owners = self._grouping(kinds)
+        if not owners:
+            return {}
+        best = np.maximum.reduceat(sims[rows], starts)
+        return dict(zip(owners, best.tolist()))

@@ -11,6 +11,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from service.api.batching import BatchingEmbeddings, CpuPool, limit_blas_threads
 from service.api.errors import ApiError
 from service.config import Settings
 from service.kb import Catalogue
@@ -30,6 +31,18 @@ class Engine:
     startup_error: str | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
     last_attempt: float = 0.0
+    # CPU-bound request work runs here (bounded, sized to this worker's cores), not in Starlette's 40 threads.
+    pool: CpuPool = field(default_factory=CpuPool)
+
+    def _embeddings(self) -> BatchingEmbeddings:
+        """The engine's embedding model: one BLAS thread, concurrent requests' queries embedded in one batch."""
+        current = self.retriever
+        if current is not None and isinstance(getattr(current, "embeddings", None), BatchingEmbeddings):
+            return current.embeddings
+        from service.embeddings import PackagedEmbeddings
+
+        limit_blas_threads(1)
+        return BatchingEmbeddings(PackagedEmbeddings(self.settings.embedding_model, threads=1), pool=self.pool)
 
     def reload(self, *, retrieval: bool = True) -> None:
         """Compile the rules and open the retriever for kb/ as it is now, then swap both in at once: a request sees
@@ -43,11 +56,10 @@ class Engine:
             try:
                 from service.retrieval import open_retriever
 
-                current = self.retriever
-                embeddings = current.embeddings if current is not None else None
+                embeddings = self._embeddings()
                 retriever = open_retriever(build_if_stale=True, settings=self.settings, embeddings=embeddings)
-                if embeddings is None:
-                    retriever.embeddings.embed_query("warm up")  # load the model now, not on the first request
+                if not embeddings.loaded:
+                    embeddings.inner.embed_query("warm up")  # load the model now, not on the first request
             except Exception as exc:  # the API still diagnoses without retrieval; /readyz reports why
                 log.exception("retrieval unavailable")
                 error = f"{type(exc).__name__}: {exc}"

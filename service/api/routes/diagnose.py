@@ -6,7 +6,6 @@ import codecs
 import json
 
 from fastapi import APIRouter, Request
-from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 
 from service.api.deps import EngineDep, ReadAccess
@@ -106,4 +105,4 @@ async def diagnose_route(request: Request, engine: EngineDep) -> DiagnoseResult:
         parts = await _parts_from_json(request)
     else:
         raise ApiError(415, f"unsupported content type {content_type!r}: send JSON or multipart/form-data")
-    return await run_in_threadpool(diagnose, parts, rules=engine.rules, retriever=engine.retriever)
+    return await engine.pool.run(diagnose, parts, rules=engine.rules, retriever=engine.retriever)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from fastapi.concurrency import run_in_threadpool
 
 from service.api.deps import EngineDep, ReadAccess
 from service.api.errors import ERROR_RESPONSES
@@ -17,5 +16,5 @@ router = APIRouter(prefix="/v1", tags=["search"], dependencies=[ReadAccess])
 async def search_route(body: SearchRequest, engine: EngineDep) -> SearchResponse:
     """Hybrid (BM25 + dense) retrieval over the articles, with scores."""
     retriever = engine.require_retriever()
-    hits = await run_in_threadpool(search_kb, retriever, body.query, body.k)
+    hits = await engine.pool.run(search_kb, retriever, body.query, body.k)
     return SearchResponse(query=body.query, results=[SearchHit(**hit) for hit in hits])
