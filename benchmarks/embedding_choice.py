@@ -28,8 +28,8 @@ def question_rows(model: str) -> list[str]:
         for name, rank in (("hybrid", lambda q: [h.id for h in retriever.search(q, k=3)]),
                            ("dense", lambda q: [i for i, _ in retriever.dense_ranking(q)][:3])):
             hits = [rank(q["q"]) for q in subset]
-            top1 = sum(h[:1] == [q["expected"]] for h, q in zip(hits, subset))
-            top3 = sum(q["expected"] in h for h, q in zip(hits, subset))
+            top1 = sum(h[:1] == [q["expected"]] for h, q in zip(hits, subset, strict=False))
+            top3 = sum(q["expected"] in h for h, q in zip(hits, subset, strict=False))
             rows.append(f"| {model} | questions · {lang} | {name} | {top1}/{len(subset)} | {top3}/{len(subset)} |")
     return rows
 

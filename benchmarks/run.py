@@ -68,11 +68,10 @@ def warm_latency(quick: bool) -> None:
     """Warm `diagnose` (retrieval on) against its floor: one embedding call of the same paste's salient text. One
     BLAS thread, as in the server (BLAS threads spinning on a shared 2-core box distort both sides)."""
     from service.api.batching import limit_blas_threads
-    from service.pipeline import diagnose, load_rules
+    from service.parse import parse
+    from service.pipeline import as_parts, diagnose, load_rules
     from service.retrieval import open_retriever
     from service.salient import salient_text
-    from service.parse import parse
-    from service.pipeline import as_parts
     from service.signals import extract_signals
 
     limit_blas_threads(1)

@@ -46,7 +46,7 @@ def query_terms(query: str) -> set[str]:
 
 
 class BM25:
-    def __init__(self, docs: dict[str, str], k1: float = 1.2, b: float = 0.75):
+    def __init__(self, docs: dict[str, str], k1: float = 1.2, b: float = 0.75) -> None:
         self.ids = sorted(docs)
         self.k1, self.b = k1, b
         counts = [Counter(tokenize(docs[i])) for i in self.ids]
@@ -108,7 +108,7 @@ class BM25:
         rounded = _round6(values)
         order = np.lexsort((hit, -rounded))  # ids are sorted: index order is id order
         ids = self.ids
-        return [(ids[i], v) for i, v in zip(hit[order].tolist(), rounded[order].tolist())]
+        return [(ids[i], v) for i, v in zip(hit[order].tolist(), rounded[order].tolist(), strict=False)]
 
 
 def _round6(values: np.ndarray) -> np.ndarray:

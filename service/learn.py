@@ -11,7 +11,7 @@ keeps out-of-scope abstention at or above the goal in cross-validation, and the 
 from __future__ import annotations
 
 import math
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 

@@ -116,7 +116,7 @@ def _inactive(article: Article) -> ArticleResult:
 class RuleSet:
     """The compiled rules of one catalogue."""
 
-    def __init__(self, catalogue: Catalogue):
+    def __init__(self, catalogue: Catalogue) -> None:
         self.catalogue = catalogue
         patterns: list[str] = []
         for matcher in self._all_matchers():

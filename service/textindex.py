@@ -16,7 +16,7 @@ from service.models import Line
 class TextIndex:
     """Indexes each distinct line text once (its first occurrence): a warning repeated 200k times is one line."""
 
-    def __init__(self, lines: list[Line]):
+    def __init__(self, lines: list[Line]) -> None:
         seen: set[str] = set()
         self.lines = []
         for line in lines:

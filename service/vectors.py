@@ -68,4 +68,4 @@ class DenseIndex:
         if not owners:
             return {}
         best = np.maximum.reduceat(sims[rows], starts)
-        return dict(zip(owners, best.tolist()))
+        return dict(zip(owners, best.tolist(), strict=False))

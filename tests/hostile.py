@@ -25,9 +25,9 @@ def hostile_bytes() -> dict[str, bytes]:
                        + "\n" + SEED_LINE + "\nbf16: true\n").encode(),
         "repeated-warning": ("UserWarning: None of the inputs have requires_grad=True. Gradients will be None\n"
                              * 200_000).encode(),
-        "yaml-alias-bomb": ("a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
-                            "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
-                            "e: [*d, *d, *d, *d, *d, *d, *d, *d, *d]\nbf16: true\n").encode(),
+        "yaml-alias-bomb": (b"a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+                            b"c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+                            b"e: [*d, *d, *d, *d, *d, *d, *d, *d, *d]\nbf16: true\n"),
         "python-object-tag": b"model: !!python/object/apply:os.system ['touch /tmp/tunedoc-pwned']\nbf16: true\n",
         "json-nested-100k": ("[" * 100_000 + "]" * 100_000).encode(),
         "json-nested-objects": ('{"a":' * 50_000 + "1" + "}" * 50_000).encode(),

@@ -27,7 +27,7 @@ def _env(kb: Path, data: Path) -> dict:
 
 def _store_texts(settings, embeddings) -> list[tuple[str, str]]:
     got = open_vector_store(settings, embeddings, settings.embedding_model).get(include=["metadatas", "documents"])
-    return [(m["source"], d) for m, d in zip(got["metadatas"], got["documents"])]
+    return [(m["source"], d) for m, d in zip(got["metadatas"], got["documents"], strict=False)]
 
 
 def test_sigkill_during_ingest_then_rerun_is_consistent(tmp_path: Path):

@@ -51,7 +51,7 @@ def test_concurrent_queries_are_batched_and_each_gets_its_own_vector(model, quer
     finally:
         batching.close()
         pool.shutdown()
-    for q, v in zip(queries, vectors):
+    for q, v in zip(queries, vectors, strict=False):
         assert np.abs(v - single[q]).max() <= 1e-5
     assert batching.texts == len(queries)
     assert batching.batches < len(queries)  # some were embedded together

@@ -14,7 +14,7 @@ from service.models import Parsed, Signal
 from service.parse import _SALIENT_MIDDLE, parse
 from service.pipeline import as_parts
 from service.redact import redact
-from service.salient import MAX_CHARS, MAX_LINES, _SALIENT, salient_text
+from service.salient import _SALIENT, MAX_CHARS, MAX_LINES, salient_text
 from service.signals import extract_signals
 
 TRICKY = ["{'loss': 0.0, 'grad_norm': nan, 'epoch': 1}", "'loss':", ": 1", "x.loss: 3 loss=2 grad_norm=1", "aloss: 1",

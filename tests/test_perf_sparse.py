@@ -34,7 +34,7 @@ class ReferenceBM25:
     def scores(self, query: str) -> list[tuple[str, float]]:
         terms = [t for t in set(tokenize(query)) if t in self.idf]
         out = []
-        for doc_id, tf, length in zip(self.ids, self.tf, self.len):
+        for doc_id, tf, length in zip(self.ids, self.tf, self.len, strict=False):
             score = 0.0
             for term in terms:
                 f = tf.get(term)
@@ -67,7 +67,7 @@ def test_sparse_bm25_scores_equal_the_reference(corpora):
         for query in queries:
             got, want = ours.scores(query), reference.scores(query)
             assert [i for i, _ in got] == [i for i, _ in want], (name, query[:80])
-            for (_, a), (_, b) in zip(got, want):
+            for (_, a), (_, b) in zip(got, want, strict=False):
                 assert abs(a - b) <= 1e-6, (name, query[:80])
 
 
@@ -83,7 +83,7 @@ def test_best_by_owner_matches_a_plain_loop():
     rng = np.random.default_rng(1)
     kinds = ["article", "fixture", "case"]
     chunks = [Chunk(kinds[int(k)], f"owner{int(o)}", "", "") for k, o in zip(rng.integers(0, 3, 500),
-                                                                              rng.integers(0, 60, 500))]
+                                                                              rng.integers(0, 60, 500), strict=False)]
     index = DenseIndex(chunks, rng.normal(size=(500, 16)).astype(np.float32))
     for _ in range(20):
         sims = index.similarities(rng.normal(size=16))

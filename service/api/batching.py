@@ -59,7 +59,7 @@ def limit_blas_threads(threads: int = 1) -> None:
 class CpuPool:
     """A bounded thread pool whose tasks hold a CPU permit while they compute (at most `slots` at once)."""
 
-    def __init__(self, slots: int | None = None, threads: int | None = None):
+    def __init__(self, slots: int | None = None, threads: int | None = None) -> None:
         self.slots = slots or request_slots()
         # More threads than permits, so requests can wait for their embedding without holding a permit, which is
         # what lets their embeddings be batched; still bounded and small.
@@ -95,7 +95,7 @@ def _current_pool() -> CpuPool | None:
 class _Pending:
     __slots__ = ("text", "done", "vector", "error")
 
-    def __init__(self, text: str):
+    def __init__(self, text: str) -> None:
         self.text = text
         self.done = threading.Event()
         self.vector: list[float] | None = None
@@ -109,7 +109,7 @@ class BatchingEmbeddings(Embeddings):
     `loaded`), so the retriever and /readyz see the same object as before.
     """
 
-    def __init__(self, inner: Embeddings, *, max_batch: int | None = None, pool: CpuPool | None = None):
+    def __init__(self, inner: Embeddings, *, max_batch: int | None = None, pool: CpuPool | None = None) -> None:
         self.inner = inner
         self.max_batch = max_batch or embed_batch_size()
         self.pool = pool
@@ -144,7 +144,7 @@ class BatchingEmbeddings(Embeddings):
                 batch, self._queue = self._queue[:self.max_batch], self._queue[self.max_batch:]
             try:
                 vectors = self.inner.embed_documents([p.text for p in batch])
-                for pending, vector in zip(batch, vectors):
+                for pending, vector in zip(batch, vectors, strict=False):
                     pending.vector = vector
             except BaseException as exc:  # noqa: BLE001 - handed to every waiting request
                 for pending in batch:

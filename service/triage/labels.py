@@ -18,7 +18,7 @@ from service.errors import InputError
 
 
 class LabelMap:
-    def __init__(self, mapping: dict[str, str] | None = None):
+    def __init__(self, mapping: dict[str, str] | None = None) -> None:
         self.mapping = {str(k): str(v) for k, v in (mapping or {}).items()}
 
     @classmethod

@@ -15,7 +15,7 @@ from pathlib import Path
 class ResumableOutput:
     """`summarize` keeps what the summary report needs of each row, not the whole row (memory stays small)."""
 
-    def __init__(self, path: Path, summarize=lambda row: row):  # noqa: ANN001 - dict -> dict
+    def __init__(self, path: Path, summarize=lambda row: row) -> None:  # noqa: ANN001 - dict -> dict
         self.path = path
         self.summarize = summarize
         self.done: dict[str, dict] = {}

@@ -20,7 +20,8 @@ def card(article: Article) -> dict:
     return {
         "id": article.id, "category": article.category,
         "title": article.title.model_dump(), "summary": article.summary.model_dump(), "groups": article.groups,
-        "fix": FixOut(steps=[s.en for s in article.fix.steps], patch={str(t): b for t, b in patch.items()} if patch else None,
+        "fix": FixOut(steps=[s.en for s in article.fix.steps],
+                      patch={str(t): b for t, b in patch.items()} if patch else None,
                       snippets={t: snippet(t, p) for t, p in sorted(patch.items())} if patch else None),
         "references": article.references,
     }
