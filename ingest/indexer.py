@@ -14,6 +14,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from langchain_core.embeddings import Embeddings
+
 from service.config import Settings, get_settings
 from service.embeddings import PackagedEmbeddings
 from service.errors import IndexUnavailableError
@@ -68,7 +70,7 @@ def _write_state(path: Path, state: dict[str, str]) -> None:
 
 
 def ingest(*, force: bool = False, settings: Settings | None = None,
-           embeddings: PackagedEmbeddings | None = None) -> IngestResult:
+           embeddings: Embeddings | None = None) -> IngestResult:
     from langchain_core.indexing import index
 
     from ingest.documents import build_documents

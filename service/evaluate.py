@@ -134,7 +134,7 @@ def run_eval(path: Path, *, baselines: bool = True, show_misses: bool = True,
     cause_of = {c.id: c.cause for c in retriever.cases.cases}
     reports = load_reports(path)
     overlap = {thread_key(r[0]) for r in reports} & set(cause_of)
-    report = Report(f"{path.name}: {len(reports)} reports, embedding model {retriever.embeddings.name}")
+    report = Report(f"{path.name}: {len(reports)} reports, embedding model {retriever.model_name}")
     predictions = []
     for ident, text, expected, lang in reports:
         analysis = analyse_input(parse(as_parts(text)), rules=rules, retriever=retriever, cause_of=cause_of)
@@ -188,7 +188,7 @@ def run_cv(*, show_misses: bool = True, embedding_model: str | None = None, out_
     report = Report(f"case base, {len(prepared)} reports, {len({p.fold for p in prepared})} folds grouped by "
                     f"thread, C={c}, threshold {threshold:.2f} (chosen by CV), confirmed floor {floor:.3f}, "
                     f"embedding model "
-                    f"{retriever.embeddings.name}")
+                    f"{retriever.model_name}")
     by_id = {p.case.id: p for p in prepared}
     for prediction in predictions:
         case = prediction.case

@@ -344,7 +344,7 @@ def train(retriever: Retriever, out: Path, c: float | None = None) -> tuple[Fusi
                   "cv_top3": round(s["top3"], 4), "cv_wrong_first": round(s["wrong_first"], 4),
                   "cv_oos_abstained": round(s["abstained"], 4), "cv_ece": ece,
                   "cv_log_loss": log_loss(predictions), "confirmed_floor": model.confirmed_floor,
-                  "embedding_model": retriever.embeddings.name, "features": list(FEATURES)}
+                  "embedding_model": retriever.model_name, "features": list(FEATURES)}
     model.save(out)
     summary = (f"trained on {len(base.cases)} cases (C={chosen_c}, threshold {threshold:.2f}); cross-validated: "
                f"top-1 {s['top1']:.3f}, top-3 {s['top3']:.3f}, wrong first {s['wrong_first']:.3f}, out-of-scope "

@@ -73,11 +73,12 @@ def rrf(rankings: list[list[str]], k: int = RRF_K) -> list[Hit]:
 
 
 class Retriever:
-    def __init__(self, catalogue: Catalogue, store, embeddings: PackagedEmbeddings,  # noqa: ANN001 - Chroma
+    def __init__(self, catalogue: Catalogue, store, embeddings: Embeddings,  # noqa: ANN001 - Chroma
                  cases: CaseBase | None = None) -> None:
         self.catalogue = catalogue
         self.store = store
         self.embeddings = embeddings
+        self.model_name = getattr(embeddings, "name", None) or getattr(getattr(embeddings, "inner", None), "name", "?")
         self.cases = cases if cases is not None else CaseBase.load(catalogue.root)
         self.cause_of = {c.id: c.cause for c in self.cases.cases}  # built once: fusion reads them per request
         self.case_urls = {c.id: c.url for c in self.cases.cases}
@@ -131,7 +132,7 @@ class Retriever:
 
 
 def open_retriever(*, build_if_stale: bool = True, settings: Settings | None = None,
-                   embeddings: PackagedEmbeddings | None = None) -> Retriever:
+                   embeddings: Embeddings | None = None) -> Retriever:
     from ingest.indexer import ingest, is_stale
     from service.store import open_vector_store
 

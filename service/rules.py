@@ -31,6 +31,9 @@ class MatcherResult:
     lines: tuple[Line, ...] = ()
 
 
+Status4 = Literal["diagnosed", "candidate", "ruled_out", "inactive"]
+
+
 @dataclass
 class ArticleResult:
     article: Article
@@ -251,6 +254,7 @@ class RuleSet:
         score = round(sum(r.matcher.weight for r in symptoms + conditions if r.status == "holds"), 4)
         has_symptom = any(r.status == "holds" for r in symptoms)
         if excluded or failed:
+            status: Status4
             status = "ruled_out"
         elif not has_symptom:
             status = "inactive"

@@ -7,7 +7,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request
 
@@ -16,6 +16,9 @@ from service.api.errors import ApiError
 from service.config import Settings
 from service.kb import Catalogue
 from service.rules import RuleSet
+
+if TYPE_CHECKING:
+    from service.retrieval import Retriever
 
 log = logging.getLogger("tunedoc.api")
 RECOVERY_INTERVAL = 10.0  # seconds between attempts to reopen a failed index (a freed disk, a restarted server)
@@ -27,7 +30,7 @@ class Engine:
 
     settings: Settings
     rules: RuleSet
-    retriever: object | None = None
+    retriever: Retriever | None = None
     startup_error: str | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
     last_attempt: float = 0.0
@@ -37,7 +40,7 @@ class Engine:
     def _embeddings(self) -> BatchingEmbeddings:
         """The engine's embedding model: one BLAS thread, concurrent requests' queries embedded in one batch."""
         current = self.retriever
-        if current is not None and isinstance(getattr(current, "embeddings", None), BatchingEmbeddings):
+        if current is not None and isinstance(current.embeddings, BatchingEmbeddings):
             return current.embeddings
         from service.embeddings import PackagedEmbeddings
 
