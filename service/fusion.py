@@ -157,9 +157,12 @@ def candidates(catalogue: Catalogue, outcome: RuleOutcome, hits: RetrievalHits, 
     proposed.discard(OUT_OF_SCOPE)
     out: list[Candidate] = []
     for category in sorted(proposed):
-        results = [r for r in by_category.get(category, []) if r.status != "ruled_out"]
+        everything = by_category.get(category, [])
+        results = [r for r in everything if r.status != "ruled_out"]
         if not results:
             continue  # no article for it, or every article is ruled out: an exclude is final
+        if len(results) < len(everything) and all(r.status == "inactive" for r in results):
+            continue  # a sibling was ruled out on evidence; the others have none of their own to keep the cause alive
         best = max(results, key=lambda r: (r.status == "diagnosed", r.score,
                                            -art_rank.get(r.article.category, 99), r.article.id))
         art_dense = max((hits.article_dense.get(r.article.id, 0.0) for r in results), default=0.0)

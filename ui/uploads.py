@@ -26,6 +26,7 @@ class Upload:
     name: str
     text: str | None  # None: refused or not text
     note: str | None = None
+    numbers: tuple[int, ...] | None = None  # a streamed log: the original line number of each line of `text`
 
 
 def upload_root() -> Path:
@@ -54,8 +55,10 @@ def _is_binary(head: bytes) -> bool:
     return b"\x00" in head[:8192]
 
 
-def read_upload(item: object, root: Path | None = None, *, max_bytes: int = MAX_UPLOAD_BYTES) -> Upload:
-    """Read one uploaded file the server itself received; refuse everything else."""
+def read_upload(item: object, root: Path | None = None, *, max_bytes: int = MAX_UPLOAD_BYTES,
+                stream_over: int = STREAM_THRESHOLD_BYTES) -> Upload:
+    """Read one uploaded file the server itself received; refuse everything else. Files over `stream_over` bytes
+    are streamed (the chat streams anything bigger than it keeps of a session)."""
     raw = _client_path(item)
     name = _display_name(item, raw)
     root = root or upload_root()
@@ -81,7 +84,7 @@ def read_upload(item: object, root: Path | None = None, *, max_bytes: int = MAX_
             head = handle.read(8192)
             if _is_binary(head):
                 return Upload(name, None, "not text, not read")
-            if info.st_size > STREAM_THRESHOLD_BYTES:
+            if info.st_size > min(stream_over, STREAM_THRESHOLD_BYTES):
                 return _streamed(name, resolved, info.st_size)
             data = head + handle.read(max(0, STREAM_THRESHOLD_BYTES - len(head)))
         decoded = decode_bytes(data)
@@ -94,10 +97,14 @@ def read_upload(item: object, root: Path | None = None, *, max_bytes: int = MAX_
 
 def _streamed(name: str, path: Path, size: int) -> Upload:
     streamed = stream_file(path, part=name)
-    text = "\n".join(line.text for line in streamed.lines)
+    # The kept lines and the metric records' lines, each with its line number in the file (as `grep -n` says).
+    kept = {line.number: line.text for line in streamed.lines}
+    kept.update({record.line.number: record.line.text for record in streamed.metrics})
+    numbers = tuple(sorted(kept))
+    text = "\n".join(kept[n] for n in numbers)
     note = (f"{name}: {size / 1024 / 1024:.1f} MB, {streamed.total_lines} lines; analysed the head, the tail, "
-            f"the error and warning lines and the metrics ({len(streamed.lines)} lines kept)")
-    return Upload(name, text, note)
+            f"the error and warning lines and the metrics ({len(numbers)} lines kept)")
+    return Upload(name, text, note, numbers)
 
 
 def _discard(path: Path) -> None:

@@ -7,18 +7,18 @@ from __future__ import annotations
 
 import logging
 import os
-from contextlib import asynccontextmanager
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from service.api import errors
 from service.api.deps import Engine
-from service.api.limits import BodySizeLimit
+from service.api.limits import CHAT_UPLOAD_MAX_BYTES, BodySizeLimit
+from service.api.routes import admin, article_page, diagnose, diagnoses, health, search, triage
 from service.api.server import install_log_filters
 from service.api.ui_access import ReadKeyGuard
-from service.api.routes import admin, diagnose, diagnoses, health, search, triage
 from service.config import Settings, apply_offline_env, get_settings
 from service.pipeline import load_rules
 
@@ -57,12 +57,14 @@ def create_app(settings: Settings | None = None, *, retrieval: bool = True, with
     app = FastAPI(title="tunedoc", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.engine = None
     errors.install(app)
-    for router in (diagnose.router, search.router, diagnoses.router, triage.router, health.router, admin.router):
+    for router in (diagnose.router, search.router, diagnoses.router, triage.router, health.router, admin.router,
+                   article_page.router):
         app.include_router(router)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
                            allow_methods=["GET", "POST"], allow_headers=["Authorization", "Content-Type"])
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes,  # the chat's uploads are streamed
+                       overrides={"/ui/gradio_api/upload": CHAT_UPLOAD_MAX_BYTES} if with_ui else None)
     app.add_middleware(ReadKeyGuard, settings=settings)  # the chat follows the API's read policy
     if with_ui:
         try:
