@@ -65,6 +65,7 @@ class Report:
     misses: list[str] = field(default_factory=list)
     ece: float | None = None
     ece_rows: list = field(default_factory=list)
+    extra: list[str] = field(default_factory=list)
 
     def add(self, system: str, lang: str, expected: str, first: list[str], ranked: list[str]) -> None:
         for row in ("all", lang):
@@ -85,6 +86,7 @@ class Report:
         if self.ece is not None:
             lines.append(f"ECE of the first-ranked cause's probability: {self.ece:.3f} "
                          f"(bins: confidence, accuracy, n = {self.ece_rows})")
+        lines += self.extra
         if show_misses:
             lines += ["", "Per cause (tunedoc):", "| cause | top-1 | top-3 | wrong first | abstained |",
                       "|---|---|---|---|---|"]
@@ -172,6 +174,19 @@ def _baselines(retriever, text: str, analysis, cause_of: dict[str, str]) -> dict
     return baseline_rankings(Prepared(case, analysis, 0), retriever, cause_of)
 
 
+def _tradeoff(predictions: list, chosen: float) -> list[str]:  # noqa: ANN001 - learn.Prediction
+    """What other thresholds would give on the same out-of-fold predictions (TUNEDOC_THRESHOLD picks one)."""
+    from service.learn import apply_threshold, score
+
+    lines = ["", "Threshold trade-off (same out-of-fold predictions):",
+             "| threshold | top-1 | wrong first | out-of-scope abstained |", "|---|---|---|---|"]
+    for threshold in sorted({0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, chosen}):
+        s = score([apply_threshold(p, threshold) for p in predictions])
+        mark = " (chosen)" if threshold == chosen else ""
+        lines.append(f"| {threshold:.2f}{mark} | {s['top1']:.3f} | {s['wrong_first']:.3f} | {s['abstained']:.3f} |")
+    return lines
+
+
 def run_cv(*, show_misses: bool = True, embedding_model: str | None = None, out_dir: Path | None = None,
            c: float | None = None) -> str:
     """Cross-validate on the case base with the model settings in kb/model/fusion.json (or the default C)."""
@@ -201,6 +216,7 @@ def run_cv(*, show_misses: bool = True, embedding_model: str | None = None, out_
         for system, preds in baseline_rankings(by_id[case.id], retriever, allowed).items():
             report.add(system, case.lang, case.cause, preds[:1], preds)
     report.ece, report.ece_rows = calibration(predictions)
+    report.extra = _tradeoff(predictions, threshold)
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "reliability-cv.svg").write_text(

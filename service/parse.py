@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterable
 
 from service.models import Fact, Line, MetricRecord, Parsed, Part, Segment
-from service.text import split_lines
+from service.text import numbered_frames
 
 # ---------------------------------------------------------------- scalar values
 
@@ -257,7 +257,7 @@ def _segments(lines: list[Line], kinds: list[str]) -> list[Segment]:
 def number_lines(parts: list[Part]) -> list[Line]:
     lines: list[Line] = []
     for part in parts:
-        lines.extend(Line(part.name, i, text) for i, text in enumerate(split_lines(part.text), start=1))
+        lines.extend(Line(part.name, number, text) for number, text in numbered_frames(part.text))
     return lines
 
 

@@ -101,6 +101,9 @@ def _salient_lines(text: str, base: int) -> Iterator[tuple[int, str]]:
             yield base + line_index + 1, line
 
 
+_EARLIER_FRAMES = re2.compile(r"[^\n\r]*\r")
+
+
 def stream_file(path: Path, part: str = "input") -> StreamedLog:  # noqa: C901 - one pass, kept in one place
     head: list[Line] = []
     tail: deque[str] = deque(maxlen=TAIL_LINES)
@@ -117,7 +120,7 @@ def stream_file(path: Path, part: str = "input") -> StreamedLog:  # noqa: C901 -
             total_bytes += len(raw)
             text = carry + raw.decode("utf-8", errors="replace")
             if raw:
-                cut = max(text.rfind("\n"), text.rfind("\r"))
+                cut = text.rfind("\n")
                 if cut < 0:
                     carry = text if len(text) < CHUNK_BYTES else ""  # a single huge line: keep its start only
                     if len(text) >= CHUNK_BYTES:
@@ -128,7 +131,9 @@ def stream_file(path: Path, part: str = "input") -> StreamedLog:  # noqa: C901 -
                     carry, text = text[cut + 1:], text[:cut]
             elif not text:
                 break
-            text = text.replace("\r\n", "\n").replace("\r", "\n")  # editor line numbering, C-speed
+            # Line numbers as `grep -n` counts them: a bare \r (a progress bar redrawn in place) does not end a
+            # line; of its frames the last, the state the terminal showed, is kept. RE2: linear, C speed.
+            text = _EARLIER_FRAMES.sub("", text.replace("\r\n", "\n"))
             base = seen_lines
             if len(head) < HEAD_LINES:
                 first = text.split("\n", HEAD_LINES - len(head))[:HEAD_LINES - len(head)]

@@ -53,6 +53,28 @@ def valid_unicode(text: str) -> str:
     return _SURROGATE.sub("\ufffd", text) if _SURROGATE.search(text) else text
 
 
+_LINE_END = re.compile(r"\r?\n")
+
+
+def numbered_frames(text: str) -> list[tuple[int, str]]:
+    """(line number, text) like `grep -n` counts lines: `\n` and `\r\n` end a line, a bare `\r` does not. A line
+    with bare `\r` (a progress bar redrawn in place) yields each of its frames under the line's one number, so the
+    rules still see every frame and the evidence points at the line an editor shows."""
+    if not text:
+        return []
+    lines = _LINE_END.split(text)
+    if lines and lines[-1] == "":
+        lines.pop()
+    out: list[tuple[int, str]] = []
+    for number, line in enumerate(lines, start=1):
+        if "\r" in line:
+            frames = [f for f in line.split("\r") if f.strip()] or [""]
+            out.extend((number, clean_line(f)) for f in frames)
+        else:
+            out.append((number, clean_line(line)))
+    return out
+
+
 def split_lines(text: str) -> list[str]:
     """Split like an editor does and clean each line for matching (ANSI and control characters removed)."""
     if not text:

@@ -75,3 +75,14 @@ def test_language_detection():
 def test_spaced_metrics_count_in_log_lines_not_in_prose():
     parsed = parse([Part("input", "Qwen LoRA: loss 0 and grad_norm nan\nstep 10 | loss 2.6030 | grad_norm nan")])
     assert [r.line.number for r in parsed.metrics] == [2]
+
+
+def test_line_numbers_count_lines_as_grep_n_does():
+    """Issue 14: a bare carriage return (a progress bar redrawn in place) does not start a line."""
+    from service.parse import number_lines
+
+    text = "epoch 1\n 1%|#\r 50%|####\r100%|########\nRuntimeError: CUDA error: an illegal memory access\r\nlast\n"
+    lines = number_lines([Part("input", text)])
+    error = next(line for line in lines if line.text.startswith("RuntimeError"))
+    assert error.number == 3  # grep -n says 3
+    assert {line.number for line in lines if "%|" in line.text} == {2}  # every frame kept, under one number
