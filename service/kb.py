@@ -370,6 +370,15 @@ def lint_references(article: Article) -> list[str]:
     return problems
 
 
+def lint_confirm(article: Article) -> list[str]:
+    """Each code span of `confirm.en` appears in the body's How to confirm section (one source per fact)."""
+    section = body_section(article.body, "How to confirm")
+    missing = [span for span in re2.findall(r"`([^`\n]+)`", article.confirm.en) if span not in section]
+    if missing:
+        return [f"`confirm.en` code spans missing from ## How to confirm: {sorted(set(missing))}"]
+    return []
+
+
 def lint(catalogue: Catalogue) -> list[str]:  # noqa: C901 - a flat list of independent checks
     """Rules that lint the rules. Returns the problems found (empty when the catalogue is clean)."""
     problems: list[str] = []
@@ -392,6 +401,7 @@ def lint(catalogue: Catalogue) -> list[str]:  # noqa: C901 - a flat list of inde
             problems.append(f"{where}: an article lives in kb/<area>/<id>.md with <area> one of {sorted(areas)} "
                             f"(kb/areas.yaml)")
         problems += [f"{where}: {problem}" for problem in lint_references(article)]
+        problems += [f"{where}: {problem}" for problem in lint_confirm(article)]
         if article.category not in categories or article.category == "out-of-scope":
             problems.append(f"{where}: category {article.category!r} is not a taxonomy label")
         for group_name in article.groups:

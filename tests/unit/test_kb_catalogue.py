@@ -155,6 +155,18 @@ def test_lint_checks_references_section_and_area(tmp_path: Path):
     assert "kb/<area>/<id>.md" in problems
 
 
+def test_lint_checks_confirm_code_spans_appear_under_how_to_confirm(tmp_path: Path):
+    root = _mini_kb(tmp_path, "[]", "[{id: a, regex: 'x+y'}]")
+    article = root / "numerics" / "fp16-overflow.md"
+    text = article.read_text().replace("confirm: {en: c, zh: c}", "confirm: {en: 'Set `bf16: false`; no `OVERFLOW`.', zh: c}")
+    article.write_text(text.replace("## How to confirm\n", "## How to confirm\n\nWith `bf16: false` it trains.\n"))
+    problems = "\n".join(lint(Catalogue.load(root)))
+    assert "`confirm.en` code spans missing from ## How to confirm: ['OVERFLOW']" in problems
+    assert "bf16: false'" not in problems
+    article.write_text(article.read_text().replace("it trains.", "it trains, and there is no `OVERFLOW` line."))
+    assert not [p for p in lint(Catalogue.load(root)) if "`confirm.en`" in p]
+
+
 def test_reference_label():
     assert reference_label("https://github.com/hiyouga/LlamaFactory/pull/9501") == "hiyouga/LlamaFactory#9501"
     assert reference_label("https://example.org/a") == "https://example.org/a"
