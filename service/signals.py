@@ -7,16 +7,234 @@ usually show the effective config last.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Callable, Iterable
+from pathlib import Path
 
 import re2
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from service.errors import KnowledgeBaseError
+from service.kb import KB_DIR
 from service.models import Fact, Line, MetricRecord, Parsed, Signal
 from service.text import detect_lang
 from service.textindex import TextIndex
 from service.vocabulary import SIGNALS
+
+# ---------------------------------------------------------------- knowledge tables (kb/tables/*.yaml)
+#
+# GPUs, model families, packages and known warning lines are data: kb/tables/, one YAML file each, every entry with
+# the lines it must recognise (`examples`). Validated at load (the error names the file and the entry), read once.
+
+_DEFAULT_TABLES = Path(__file__).resolve().parent.parent / "kb" / "tables"
+
+
+def _scoped(pattern: str) -> str:
+    """`(?i)rest` -> `(?i:rest)`, so patterns with their own flags can share one alternation."""
+    return f"(?i:{pattern[4:]})" if pattern.startswith("(?i)") else f"(?:{pattern})"
+
+
+def _regex(value: str) -> str:
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"invalid regex {value!r}: {exc}") from exc
+    return value
+
+
+class _Entry(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    examples: list[str] = Field(min_length=1)
+
+
+class GpuEntry(_Entry):
+    """kb/tables/gpus.yaml: one GPU; gpu.bf16 is derived (compute capability >= 8.0)."""
+
+    name: str = Field(min_length=1)
+    pattern: str = Field(min_length=1)
+    compute_capability: float = Field(gt=0, lt=20)
+    p2p_limited: bool
+
+    @field_validator("pattern")
+    @classmethod
+    def _valid(cls, value: str) -> str:
+        _regex(value)
+        try:
+            re2.compile(_scoped(value))
+        except Exception as exc:  # noqa: BLE001 - re2 raises its own error type
+            raise ValueError(f"pattern {value!r} is not valid RE2: {exc}") from exc
+        return value
+
+
+class FamilyEntry(_Entry):
+    """kb/tables/model-families.yaml `families`: a regex over the lower-cased model name -> model.family."""
+
+    family: str = Field(min_length=1)
+    pattern: str = Field(min_length=1)
+
+    @field_validator("pattern")
+    @classmethod
+    def _valid(cls, value: str) -> str:
+        return _regex(value)
+
+
+class MarkerEntry(_Entry):
+    """kb/tables/model-families.yaml `moe_markers` / `multimodal_markers`: one alternative of the marker regex."""
+
+    pattern: str = Field(min_length=1)
+
+    @field_validator("pattern")
+    @classmethod
+    def _valid(cls, value: str) -> str:
+        return _regex(value)
+
+
+class TemplateEntry(BaseModel):
+    """kb/tables/model-families.yaml `templates`: a chat template and the families it belongs to."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    template: str = Field(min_length=1)
+    families: list[str] = Field(min_length=1)
+
+
+class PackageEntry(_Entry):
+    """kb/tables/packages.yaml: a version signal and the package's spellings (a regex alternation)."""
+
+    signal: str = Field(pattern=r"^version\.")
+    names: str = Field(min_length=1)
+
+    @field_validator("names")
+    @classmethod
+    def _valid(cls, value: str) -> str:
+        return _regex(value)
+
+
+class KnownLineEntry(_Entry):
+    """kb/tables/known-lines.yaml: a boolean warning.* signal and the line that sets it."""
+
+    signal: str = Field(min_length=1)
+    pattern: str = Field(min_length=1)
+
+    @field_validator("pattern")
+    @classmethod
+    def _valid(cls, value: str) -> str:
+        return _regex(value)
+
+
+class SignalTables(BaseModel):
+    """The four files of kb/tables/, validated."""
+
+    model_config = ConfigDict(frozen=True)
+    gpus: list[GpuEntry]
+    families: list[FamilyEntry]
+    templates: list[TemplateEntry]
+    generic_templates: list[str]
+    moe_markers: list[MarkerEntry]
+    multimodal_markers: list[MarkerEntry]
+    packages: list[PackageEntry]
+    known_lines: list[KnownLineEntry]
+
+
+# file -> its sections and the model of one entry (None: a list of names)
+TABLE_FILES: dict[str, dict[str, type[BaseModel] | None]] = {
+    "gpus.yaml": {"gpus": GpuEntry},
+    "model-families.yaml": {"families": FamilyEntry, "templates": TemplateEntry, "generic_templates": None,
+                            "moe_markers": MarkerEntry, "multimodal_markers": MarkerEntry},
+    "packages.yaml": {"packages": PackageEntry},
+    "known-lines.yaml": {"known_lines": KnownLineEntry},
+}
+
+
+def _entry_label(raw: object, index: int) -> str:
+    if isinstance(raw, dict):
+        for key in ("name", "family", "template", "signal", "pattern"):
+            if isinstance(raw.get(key), str):
+                return f"entry {index} ({raw[key]!r})"
+    return f"entry {index}"
+
+
+def _read_table(path: Path, sections: dict[str, type[BaseModel] | None]) -> dict[str, list]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise KnowledgeBaseError(f"{path}: cannot read the table: {exc}") from exc
+    if not isinstance(data, dict) or set(data) != set(sections):
+        found = sorted(data) if isinstance(data, dict) else type(data).__name__
+        raise KnowledgeBaseError(f"{path}: expected exactly the keys {sorted(sections)}, found {found}")
+    result: dict[str, list] = {}
+    for section, model in sections.items():
+        items = data[section]
+        if not isinstance(items, list) or not items:
+            raise KnowledgeBaseError(f"{path}: {section}: expected a non-empty list")
+        if model is None:
+            if not all(isinstance(item, str) and item for item in items):
+                raise KnowledgeBaseError(f"{path}: {section}: expected a list of names")
+            result[section] = list(items)
+            continue
+        entries = []
+        for index, raw in enumerate(items):
+            try:
+                entries.append(model.model_validate(raw))
+            except ValidationError as exc:
+                details = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'entry'}: {e['msg']}"
+                                    for e in exc.errors())
+                raise KnowledgeBaseError(f"{path}: {section} {_entry_label(raw, index)}: {details}") from None
+        result[section] = entries
+    return result
+
+
+def _check_tables(root: Path, tables: dict[str, list]) -> None:
+    """Checks across entries: unique names, known families, declared signals."""
+    def fail(file: str, message: str) -> None:
+        raise KnowledgeBaseError(f"{root / file}: {message}")
+
+    seen_gpus: set[str] = set()
+    for index, gpu in enumerate(tables["gpus"]):
+        if gpu.name in seen_gpus:
+            fail("gpus.yaml", f"gpus entry {index} ({gpu.name!r}): duplicate name")
+        seen_gpus.add(gpu.name)
+    families = {f.family for f in tables["families"]}
+    seen_templates: set[str] = set()
+    for index, entry in enumerate(tables["templates"]):
+        if entry.template in seen_templates:
+            fail("model-families.yaml", f"templates entry {index} ({entry.template!r}): duplicate template")
+        seen_templates.add(entry.template)
+        unknown = sorted(set(entry.families) - families)
+        if unknown:
+            fail("model-families.yaml", f"templates entry {index} ({entry.template!r}): unknown families "
+                 f"{unknown} (name them under `families`)")
+    for section, file in (("packages", "packages.yaml"), ("known_lines", "known-lines.yaml")):
+        seen: set[str] = set()
+        for index, entry in enumerate(tables[section]):
+            if entry.signal not in SIGNALS:
+                fail(file, f"{section} entry {index} ({entry.signal!r}): not a signal in service/vocabulary.py")
+            if entry.signal in seen:
+                fail(file, f"{section} entry {index} ({entry.signal!r}): duplicate signal")
+            seen.add(entry.signal)
+
+
+@functools.lru_cache(maxsize=8)
+def load_tables(root: Path | str | None = None) -> SignalTables:
+    """kb/tables/*.yaml, validated; cached per directory. Raises KnowledgeBaseError naming the file and entry."""
+    if root is None:
+        configured = KB_DIR / "tables"  # a kb/ copy without tables (tests) falls back to the repository's
+        root = configured if configured.is_dir() else _DEFAULT_TABLES
+    root = Path(root)
+    merged: dict[str, list] = {}
+    for file, sections in TABLE_FILES.items():
+        merged.update(_read_table(root / file, sections))
+    _check_tables(root, merged)
+    return SignalTables(**merged)
+
+
+def _markers(entries: list[MarkerEntry]) -> re.Pattern[str]:
+    return re.compile("(?i)(" + "|".join(e.pattern for e in entries) + ")")
+
+
+TABLES = load_tables()
 
 
 class _Collector:
@@ -330,28 +548,13 @@ def _attention(parsed: Parsed, out: _Collector) -> None:
 
 # ---------------------------------------------------------------- model, template, training arguments
 
-_FAMILIES: list[tuple[str, str]] = [
-    # Wrappers first: MiniCPM-Llama3-V and LLaVA-Llama-3 are their own families, not their language model's.
-    (r"minicpm", "minicpm"), (r"llava", "llava"), (r"internvl", "internvl"), (r"cogvlm", "cogvlm"),
-    (r"qwen3", "qwen3"), (r"qwen2[._-]?5", "qwen2.5"), (r"qwen2", "qwen2"), (r"qwen1[._-]?5", "qwen2"),
-    (r"qwen", "qwen"),
-    (r"llama[-_ ]?3|llama3", "llama3"), (r"llama[-_ ]?2|llama2", "llama2"), (r"tinyllama", "llama2"),
-    (r"mixtral", "mixtral"), (r"mistral", "mistral"),
-    (r"gemma[-_ ]?[234]?", "gemma"), (r"chatglm3", "chatglm3"), (r"chatglm2", "chatglm2"), (r"chatglm", "chatglm"),
-    (r"glm[-_ ]?4", "glm4"), (r"baichuan", "baichuan"), (r"internlm", "internlm"), (r"\byi[-_]", "yi"),
-    (r"deepseek", "deepseek"), (r"phi[-_ ]?\d", "phi"), (r"falcon", "falcon"), (r"bloom", "bloom"), (r"opt-\d", "opt"),
-    (r"gpt2", "gpt2"),
-    (r"smollm", "smollm"), (r"llama", "llama"),
-]
+# Ordered (first match wins), from kb/tables/model-families.yaml.
+_FAMILIES: list[tuple[str, str]] = [(e.pattern, e.family) for e in TABLES.families]
 _INSTRUCT = re.compile(r"(?i)(instruct|chat|-it\b|_it\b|sft|rlhf|dpo|assistant|-hf-chat|coder-.*-instruct|vl-.*-instru"
     r"ct)")
 _BASE_EXPLICIT = re.compile(r"(?i)(-base\b|_base\b|\bbase\b)")
-_MOE = re.compile(r"(?i)(mixtral|moe|-a\d+(\.\d+)?b\b|deepseek-v[23]|deepseek-moe|qwen3-(30|235)b|olmoe|dbrx|jamba|gro"
-    r"k)")
-_MULTIMODAL = re.compile(
-    r"(?i)(-vl\b|-vl-|_vl\b|vl-|llava|glm-?4v|minicpm-?(v|o)|internvl|idefics|paligemma|pixtral|mllama|-vision|qwen-?vl|"
-    r"qwen2[._-]?5?[-_]?vl|qwen2[._-]?5[-_]omni|cogvlm|blip)"
-)
+_MOE = _markers(TABLES.moe_markers)
+_MULTIMODAL = _markers(TABLES.multimodal_markers)
 _MODEL_KEYS = ("model_name_or_path", "pretrained_model_name_or_path", "base_model", "model_name", "model_id",
                "pretrain", "model_path", "model")
 _FROM_PRETRAINED = re.compile(r"from_pretrained\(\s*['\"]([^'\"]+)['\"]")
@@ -413,19 +616,9 @@ def _model(parsed: Parsed, out: _Collector) -> None:
 
 
 # template name -> model families it belongs to; generic templates fit base models only
-_TEMPLATE_FAMILIES: dict[str, set[str]] = {
-    "qwen": {"qwen", "qwen2", "qwen2.5", "qwen3"}, "qwen2_vl": {"qwen2", "qwen2.5"}, "qwen3": {"qwen3"},
-    "qwen3_nothink": {"qwen3"}, "qwen2_5_vl": {"qwen2.5"}, "chatml": {"qwen", "qwen2", "qwen2.5", "yi"},
-    "llama3": {"llama3"}, "llama2": {"llama2", "llama"}, "llama2_zh": {"llama2"}, "mllama": {"llama3"},
-    "mistral": {"mistral", "mixtral"}, "gemma": {"gemma"}, "gemma2": {"gemma"}, "gemma3": {"gemma"},
-    "chatglm2": {"chatglm2"}, "chatglm3": {"chatglm3"}, "glm4": {"glm4"}, "baichuan": {"baichuan"},
-    "baichuan2": {"baichuan"}, "intern": {"internlm"}, "intern2": {"internlm"}, "internlm2": {"internlm"},
-    "yi": {"yi"}, "deepseek": {"deepseek"}, "deepseek3": {"deepseek"}, "deepseekcoder": {"deepseek"},
-    "phi": {"phi"}, "phi4": {"phi"}, "cpm": {"minicpm"}, "cpm3": {"minicpm"}, "minicpm_v": {"minicpm"},
-    "llava": {"llava"}, "llava_next": {"llava"}, "vicuna": {"llava", "llama"},
-}
-_GENERIC_TEMPLATES = {"default", "alpaca", "empty", "plain"}
-
+# (kb/tables/model-families.yaml)
+_TEMPLATE_FAMILIES: dict[str, set[str]] = {e.template: set(e.families) for e in TABLES.templates}
+_GENERIC_TEMPLATES = set(TABLES.generic_templates)
 
 def _template(parsed: Parsed, out: _Collector) -> None:
     fact = _last(parsed.facts, "template", "chat_template_name", "conv_template", "chat_template")
@@ -552,24 +745,9 @@ def _launch(parsed: Parsed, out: _Collector) -> None:
         out.set("gpus.visible", count, [visible[1]])
 
 
-# canonical name, pattern, compute capability, p2p-limited
+# canonical name, pattern, compute capability, p2p-limited (kb/tables/gpus.yaml)
 _GPUS: list[tuple[str, str, float, bool]] = [
-    ("H100", r"\bH100\b", 9.0, False), ("H800", r"\bH800\b", 9.0, False), ("H200", r"\bH200\b", 9.0, False),
-    ("H20", r"\bH20\b", 9.0, False), ("A100", r"\bA100\b", 8.0, False), ("A800", r"\bA800\b", 8.0, False),
-    ("L40", r"\bL40S?\b", 8.9, True), ("L20", r"\bL20\b", 8.9, True), ("L4", r"\bL4\b", 8.9, True),
-    ("A6000", r"\b(RTX )?A6000\b", 8.6, True), ("A5000", r"\b(RTX )?A5000\b", 8.6, True),
-    ("A40", r"\bA40\b", 8.6, True), ("A10", r"\bA10G?\b", 8.6, True), ("A30", r"\bA30\b", 8.0, False),
-    ("RTX 5090", r"(?i)\b(RTX\s*)?5090\b", 12.0, True),
-    ("RTX 4090", r"(?i)\b(RTX\s*)?4090(\s*D)?\b", 8.9, True), ("RTX 4080", r"(?i)\bRTX\s*4080\b", 8.9, True),
-    ("RTX 4070", r"(?i)\bRTX\s*4070\b", 8.9, True), ("RTX 4060", r"(?i)\bRTX\s*4060\b", 8.9, True),
-    ("RTX 3090", r"(?i)\b(RTX\s*)?3090\b", 8.6, False), ("RTX 3080", r"(?i)\bRTX\s*3080\b", 8.6, False),
-    ("RTX 3060", r"(?i)\bRTX\s*3060\b", 8.6, False), ("RTX 2080", r"(?i)\bRTX\s*2080\b", 7.5, False),
-    ("RTX 2070", r"(?i)\bRTX\s*2070\b", 7.5, False), ("Titan RTX", r"(?i)\bTitan\s*RTX\b", 7.5, False),
-    ("Titan V", r"(?i)\bTitan\s*V\b", 7.0, False), ("Titan Xp", r"(?i)\bTitan\s*X", 6.1, False),
-    ("Titan", r"(?i)\bTitan\b", 6.1, False),
-    ("V100", r"(?i)\bV100\b", 7.0, False), ("T4", r"(?i)\bT4\b", 7.5, False), ("P100", r"(?i)\bP100\b", 6.0, False),
-    ("P40", r"(?i)\bP40\b", 6.1, False), ("GTX 1080", r"(?i)\bGTX\s*1080", 6.1, False),
-    ("MI250", r"(?i)\bMI2[15]0X?\b", 9.0, False), ("MI300", r"(?i)\bMI300X?\b", 9.4, False),
+    (e.name, e.pattern, e.compute_capability, e.p2p_limited) for e in TABLES.gpus
 ]
 _GPU_PATTERNS = [(name, re.compile(pattern), cc, p2p) for name, pattern, cc, p2p in _GPUS]
 _GPU_COUNT = [
@@ -583,11 +761,6 @@ _GPU_COUNT = [
     re.compile(r"(?i)(?<![\w.])(\d{1,2})\s*(?:x\s*)?(?:NVIDIA\s+)?(?:Tesla\s+)?(?:GeForce\s+)?(?:RTX\s*)?"
                r"(?:A100|A800|H100|H800|H20|V100|A6000|A40|L40S?|4090|3090)\b"),
 ]
-
-
-def _scoped(pattern: str) -> str:
-    """`(?i)rest` -> `(?i:rest)`, so patterns with their own flags can share one alternation."""
-    return f"(?i:{pattern[4:]})" if pattern.startswith("(?i)") else f"(?:{pattern})"
 
 
 # RE2: a 35-way alternation is a DFA there, but backtracks at every position in `re` (0.01 s vs 5.6 s on 4 MB).
@@ -619,20 +792,8 @@ def _hardware(parsed: Parsed, out: _Collector) -> None:
 
 # ---------------------------------------------------------------- versions
 
-_PACKAGES: dict[str, str] = {
-    "version.torch": r"torch|pytorch",
-    "version.transformers": r"transformers",
-    "version.peft": r"peft",
-    "version.trl": r"trl",
-    "version.deepspeed": r"deepspeed",
-    "version.accelerate": r"accelerate",
-    "version.flash_attn": r"flash[-_]attn|flash[-_]attention|flashattention",
-    "version.bitsandbytes": r"bitsandbytes",
-    "version.llamafactory": r"llamafactory|llama[-_]factory|llmtuner",
-    "version.unsloth": r"unsloth",
-    "version.datasets": r"datasets",
-    "version.vllm": r"vllm",
-}
+# version signal -> the package's spellings (kb/tables/packages.yaml)
+_PACKAGES: dict[str, str] = {e.signal: e.names for e in TABLES.packages}
 _VERSION_VALUE = r"v?(\d+\.\d+(?:\.\d+)?(?:(?:\.|-)?(?:dev|post|rc|a|b)\d*)?(?:\+[\w.]+)?)"
 
 
@@ -668,18 +829,8 @@ _EXCEPTION = re.compile(
 )
 _ERROR_HINT = re.compile(r"(?i)(Traceback \(most recent call last\)|\berror\b|exception|failed|killed|报错|错误)")
 
-KNOWN_LINES: dict[str, str] = {
-    "warning.tokenization_mismatch": r"(?i)tokenization mismatch:\s*\d+\s*vs\.?\s*\d+",
-    "warning.labels_masked": r"(?i)((most|all) (of the )?labels (in your dataset )?are -100|labels'?:\s*\[\s*-100(,\s*"
-        r"-100){5,})",
-    "warning.response_key_missing": r"(?i)could not find (the )?(response|instruction) key",
-    "warning.requires_grad_none": r"None of the inputs have requires_grad=True",
-    "warning.fp16_overflow": r"(?i)(OVERFLOW!|Attempted loss scale|Gradient overflow\.\s*Skipping step|reducing loss s"
-        r"cale to)",
-    "warning.loss_scale_min": r"(?i)loss scale already at minimum",
-    "warning.cudnn_sdpa_strides": r"cuDNN SDPA backward got grad_output\.strides\(\) != output\.strides\(\)",
-    "warning.sequence_too_long": r"Token indices sequence length is longer than the specified maximum sequence length",
-}
+# signal -> pattern of a known warning line (kb/tables/known-lines.yaml)
+KNOWN_LINES: dict[str, str] = {e.signal: e.pattern for e in TABLES.known_lines}
 _KNOWN_RES = {name: re.compile(pattern) for name, pattern in KNOWN_LINES.items()}
 
 

@@ -24,7 +24,7 @@ def embeddings():
 def small_kb(tmp_path: Path, ids: list[str]) -> Path:
     root = tmp_path / "kb"
     root.mkdir()
-    for name in ("categories.yaml", "groups.yaml"):
+    for name in ("categories.yaml", "groups.yaml", "patterns.yaml", "areas.yaml"):
         shutil.copy(KB / name, root / name)
     for article_id in ids:
         for path in KB.rglob(f"{article_id}.*"):
