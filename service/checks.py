@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
 
 import yaml
 
 from service.kb import Article, Fixture
 from service.models import DiagnoseResult
+from service.patches import merge_patch
 from service.pipeline import diagnose
 from service.rules import RuleSet
 
@@ -29,19 +29,6 @@ class FixtureOutcome:
     fixture: Fixture
     passed: bool
     detail: str
-
-
-def merge_patch(target: Any, patch: Any) -> Any:
-    """RFC 7396 JSON merge patch: dicts merge recursively, `null` deletes, anything else replaces."""
-    if not isinstance(patch, dict):
-        return patch
-    merged = dict(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
-        if value is None:
-            merged.pop(key, None)
-        else:
-            merged[key] = merge_patch(merged.get(key), value)
-    return merged
 
 
 def patched_config(config: str, article: Article) -> str:

@@ -16,6 +16,19 @@ from service.models import Fact
 SNIPPET_LANGUAGE = {"train-config": "yaml", "deepspeed-config": "json", "env": "bash"}
 
 
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7396 JSON merge patch: dicts merge recursively, `null` deletes, anything else replaces."""
+    if not isinstance(patch, dict):
+        return patch
+    merged = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = merge_patch(merged.get(key), value)
+    return merged
+
+
 def snippet(target: str, patch: dict[str, Any]) -> str:
     if target == "deepspeed-config":
         return json.dumps(patch, indent=2, sort_keys=True)

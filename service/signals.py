@@ -69,27 +69,25 @@ class GpuEntry(_Entry):
         return value
 
 
-class FamilyEntry(_Entry):
+class _PatternEntry(_Entry):
+    """An entry whose `pattern` must compile."""
+
+    pattern: str = Field(min_length=1)
+
+    @field_validator("pattern")
+    @classmethod
+    def _valid(cls, value: str) -> str:
+        return _regex(value)
+
+
+class FamilyEntry(_PatternEntry):
     """kb/tables/model-families.yaml `families`: a regex over the lower-cased model name -> model.family."""
 
     family: str = Field(min_length=1)
-    pattern: str = Field(min_length=1)
-
-    @field_validator("pattern")
-    @classmethod
-    def _valid(cls, value: str) -> str:
-        return _regex(value)
 
 
-class MarkerEntry(_Entry):
+class MarkerEntry(_PatternEntry):
     """kb/tables/model-families.yaml `moe_markers` / `multimodal_markers`: one alternative of the marker regex."""
-
-    pattern: str = Field(min_length=1)
-
-    @field_validator("pattern")
-    @classmethod
-    def _valid(cls, value: str) -> str:
-        return _regex(value)
 
 
 class TemplateEntry(BaseModel):
@@ -112,16 +110,10 @@ class PackageEntry(_Entry):
         return _regex(value)
 
 
-class KnownLineEntry(_Entry):
+class KnownLineEntry(_PatternEntry):
     """kb/tables/known-lines.yaml: a boolean warning.* signal and the line that sets it."""
 
     signal: str = Field(min_length=1)
-    pattern: str = Field(min_length=1)
-
-    @field_validator("pattern")
-    @classmethod
-    def _valid(cls, value: str) -> str:
-        return _regex(value)
 
 
 class SignalTables(BaseModel):

@@ -17,19 +17,13 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.test_chat_conversation import DEEPSPEED_Z2
 from tests.test_engine_acceptance import SEED
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic"]
-DEEPSPEED_Z2 = """{
-  "zero_optimization": {
-    "stage": 2,
-    "overlap_comm": true,
-    "contiguous_gradients": true
-  }
-}"""
 LOG_ONLY = ("{'loss': 0.0, 'grad_norm': nan, 'learning_rate': 1e-05, 'epoch': 0.1}\n"
             "{'loss': 0.0, 'grad_norm': nan, 'learning_rate': 2e-05, 'epoch': 0.2}")
 API_BODY_LIMIT = 5 * 1024 * 1024  # TUNEDOC_MAX_BODY_BYTES default; the `server` fixture does not change it

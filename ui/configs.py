@@ -18,6 +18,7 @@ import yaml
 
 from service.models import Part
 from service.parse import parse
+from service.patches import merge_patch
 
 MAX_CONFIG_CHARS = 256 * 1024  # a training config is a few KB; a bigger paste is a log
 HEAD_LINES = 400
@@ -31,19 +32,6 @@ class FoundConfig:
     target: str  # train-config | deepspeed-config
     source: str  # the part it came from (`message 2`, `ds_z2.json`)
     text: str
-
-
-def merge_patch(target: Any, patch: Any) -> Any:
-    """RFC 7396 JSON merge patch: objects merge key by key, `null` removes a key, anything else replaces."""
-    if not isinstance(patch, dict):
-        return patch
-    result = dict(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
-        if value is None:
-            result.pop(key, None)
-        else:
-            result[key] = merge_patch(result.get(key), value)
-    return result
 
 
 def _scalar(value: Any) -> str:
