@@ -30,8 +30,16 @@ def _env_bool(name: str) -> bool:
 
 
 def _env_int(name: str, default: int | None) -> int | None:
-    raw = os.environ.get(name)
-    return int(raw) if raw else default
+    raw = os.environ.get(name, "").strip()
+    return int(raw) if raw.isdigit() else default
+
+
+def _env_float(name: str, default: float | None) -> float | None:
+    raw = os.environ.get(name, "").strip()
+    try:
+        return float(raw) if raw else default
+    except ValueError:
+        return default
 
 
 @dataclass(frozen=True)
@@ -49,7 +57,22 @@ class Settings:
     max_triage_reports: int = field(default_factory=lambda: _env_int("TUNEDOC_MAX_TRIAGE_REPORTS", 100) or 0)
     cors_origins: tuple[str, ...] = field(default_factory=lambda: tuple(
         o.strip() for o in os.environ.get("TUNEDOC_CORS_ORIGINS", "").split(",") if o.strip()))
+    no_ui: bool = field(default_factory=lambda: _env_bool("TUNEDOC_NO_UI"))
+    read_timeout: float = field(default_factory=lambda: _env_float("TUNEDOC_READ_TIMEOUT", 15.0) or 15.0)
+    max_connections: int = field(default_factory=lambda: _env_int("TUNEDOC_MAX_CONNECTIONS", 512) or 512)
+    # Engine
+    parse_budget: float = field(default_factory=lambda: _env_float("TUNEDOC_PARSE_BUDGET", 10.0) or 10.0)
+    threshold: float | None = field(default_factory=lambda: _env_float("TUNEDOC_THRESHOLD", None))
+    embed_threads: int | None = field(default_factory=lambda: _env_int("TUNEDOC_EMBED_THREADS", None))
+    request_threads: int | None = field(default_factory=lambda: _env_int("TUNEDOC_REQUEST_THREADS", None))
+    embed_batch: int = field(default_factory=lambda: _env_int("TUNEDOC_EMBED_BATCH", 16) or 16)
+    # Triage --apply-github
+    github_api: str = field(default_factory=lambda: os.environ.get("TUNEDOC_GITHUB_API") or "https://api.github.com")
+    github_write_interval: float = field(
+        default_factory=lambda: _env_float("TUNEDOC_GITHUB_WRITE_INTERVAL", 1.0) or 0.0)
 
 
 def get_settings() -> Settings:
+    """The environment as it is now (every TUNEDOC_* read goes through here; the process may change it, as
+    `serve` and `triage` do for the embedding threads of their workers)."""
     return Settings()

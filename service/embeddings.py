@@ -12,13 +12,13 @@ from collections.abc import Callable
 
 from langchain_core.embeddings import Embeddings
 
-from service.config import apply_offline_env
+from service.config import apply_offline_env, get_settings
 
 
 def embed_threads() -> int:
     """BLAS threads for one process: TUNEDOC_EMBED_THREADS, else every core (the server divides them by workers)."""
-    raw = os.environ.get("TUNEDOC_EMBED_THREADS")
-    return max(1, int(raw)) if raw and raw.isdigit() else max(1, os.cpu_count() or 1)
+    threads = get_settings().embed_threads
+    return max(1, threads) if threads else max(1, os.cpu_count() or 1)
 
 
 def _load_use(threads: int | None = None) -> Callable[[list[str]], list[list[float]]]:

@@ -8,7 +8,6 @@ fails the lint instead of silently never matching.
 from __future__ import annotations
 
 import hashlib
-import os
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
@@ -17,10 +16,11 @@ import re2
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, model_validator
 
+from service.config import get_settings
 from service.errors import KnowledgeBaseError
 from service.vocabulary import SIGNALS
 
-KB_DIR = Path(os.environ.get("TUNEDOC_KB_DIR", Path(__file__).resolve().parent.parent / "kb"))
+KB_DIR = get_settings().kb_dir  # the default kb/ of this process (TUNEDOC_KB_DIR); Catalogue.load takes another
 BODY_HEADINGS = ("## What it means", "## Why it happens", "## How to confirm", "## Fix", "## References")
 OPTIONAL_HEADINGS = ("## When to ignore",)
 

@@ -7,11 +7,11 @@ came from, so evidence can point at it. Nothing here executes or deserialises ob
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from collections.abc import Iterable
 
+from service.config import get_settings
 from service.models import Fact, Line, MetricRecord, Parsed, Part, Segment
 from service.text import numbered_frames
 
@@ -288,7 +288,6 @@ def parse(parts: list[Part]) -> Parsed:
 
 
 # A per-request CPU budget for the line pass (every pattern is linear, but a hostile paste can still be huge).
-PARSE_BUDGET_SECONDS = float(os.environ.get("TUNEDOC_PARSE_BUDGET", "10"))
 
 
 def parse_lines(lines: list[Line], metrics: list[MetricRecord], notes: list[str]) -> Parsed:
@@ -300,11 +299,12 @@ def parse_lines(lines: list[Line], metrics: list[MetricRecord], notes: list[str]
     json_stack: list[str] = []
     json_depth = 0
     previous_part = None
-    deadline = time.monotonic() + PARSE_BUDGET_SECONDS
+    budget = get_settings().parse_budget
+    deadline = time.monotonic() + budget
     for index, line in enumerate(lines):
         if index % 1024 == 1023 and time.monotonic() > deadline:
             notes = [*notes, f"input too complex: analysed its first {index} of {len(lines)} lines within the "
-                             f"{PARSE_BUDGET_SECONDS:g} s budget"]
+                             f"{budget:g} s budget"]
             lines = lines[:index]
             kinds = kinds[:index]
             break

@@ -8,7 +8,6 @@ rule them out and the fusion model (service/fusion.py) ranks them.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -94,9 +93,9 @@ class Retriever:
         from service.fusion import FusionModel
 
         self.model = FusionModel.load(catalogue.root / "model" / "fusion.json")
-        override = os.environ.get("TUNEDOC_THRESHOLD")
-        if self.model is not None and override:
-            self.model.threshold = float(override)  # an operator trading abstention for answers (README table)
+        override = get_settings().threshold
+        if self.model is not None and override is not None:
+            self.model.threshold = override  # an operator trading abstention for answers (README table)
 
     def chunk_count(self) -> int:
         from ingest.indexer import store_count

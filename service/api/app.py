@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -45,7 +44,7 @@ def create_app(settings: Settings | None = None, *, retrieval: bool = True, with
     apply_offline_env()
     install_log_filters()
     if with_ui is None:
-        with_ui = os.environ.get("TUNEDOC_NO_UI", "") not in ("1", "true")
+        with_ui = not (settings or get_settings()).no_ui
     settings = settings or get_settings()
 
     @asynccontextmanager

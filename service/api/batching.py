@@ -26,6 +26,8 @@ from typing import TypeVar
 
 from langchain_core.embeddings import Embeddings
 
+from service.config import get_settings
+
 T = TypeVar("T")
 _local = threading.local()
 
@@ -33,17 +35,16 @@ _local = threading.local()
 def request_slots() -> int:
     """CPU permits for one worker process: TUNEDOC_REQUEST_THREADS, else the cores this worker owns (`tunedoc
     serve` sets TUNEDOC_EMBED_THREADS to cores / workers)."""
-    for name in ("TUNEDOC_REQUEST_THREADS", "TUNEDOC_EMBED_THREADS"):
-        raw = os.environ.get(name, "")
-        if raw.isdigit() and int(raw) > 0:
-            return int(raw)
+    settings = get_settings()
+    for value in (settings.request_threads, settings.embed_threads):
+        if value:
+            return value
     return max(1, os.cpu_count() or 1)
 
 
 def embed_batch_size() -> int:
     """Most texts embedded in one forward pass (TUNEDOC_EMBED_BATCH, default 16; 1 turns batching off)."""
-    raw = os.environ.get("TUNEDOC_EMBED_BATCH", "")
-    return max(1, int(raw)) if raw.isdigit() else 16
+    return max(1, get_settings().embed_batch)
 
 
 def limit_blas_threads(threads: int = 1) -> None:

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import re
 
 from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
-READ_TIMEOUT = float(os.environ.get("TUNEDOC_READ_TIMEOUT", "15"))
-MAX_CONNECTIONS = int(os.environ.get("TUNEDOC_MAX_CONNECTIONS", "512"))
+from service.config import get_settings
+
+_SETTINGS = get_settings()  # read once per worker process: the protocol is created for every connection
+READ_TIMEOUT = _SETTINGS.read_timeout
+MAX_CONNECTIONS = _SETTINGS.max_connections
 
 
 class GuardedHTTPProtocol(AutoHTTPProtocol):  # type: ignore[misc,valid-type]

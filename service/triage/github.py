@@ -16,7 +16,6 @@ For each triaged issue: add the proposed label unless the issue already has it (
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from collections.abc import Callable
@@ -24,6 +23,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from service.config import get_settings
 from service.errors import InputError, TunedocError
 from service.triage.report import clusters, is_number, issue_number
 
@@ -101,10 +101,10 @@ def plan(rows: dict[str, dict]) -> tuple[list[Planned], list[str]]:
 class GitHub:
     def __init__(self, repo: str, token: str | None, api: str | None = None, write_interval: float | None = None,
                  transport: httpx.BaseTransport | None = None) -> None:
-        self.base = (api or os.environ.get("TUNEDOC_GITHUB_API") or DEFAULT_API).rstrip("/")
+        settings = get_settings()
+        self.base = (api or settings.github_api or DEFAULT_API).rstrip("/")
         self.repo = repo
-        self.write_interval = (float(os.environ.get("TUNEDOC_GITHUB_WRITE_INTERVAL", "1"))
-                               if write_interval is None else write_interval)
+        self.write_interval = settings.github_write_interval if write_interval is None else write_interval
         headers = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28",
                    "User-Agent": "tunedoc-triage"}
         if token:
