@@ -125,13 +125,17 @@ def process(report: Report) -> tuple[dict, list[float] | None]:
     if report.error:
         return {"id": report.id, "error": {"code": report.error_code, "message": report.error}}, None
     started = time.perf_counter()
-    result, salient, _ = diagnose_with_query(report.text, rules=_STATE["rules"], retriever=_STATE["retriever"])
+    result, salient, query_vector = diagnose_with_query(report.text, rules=_STATE["rules"],
+                                                        retriever=_STATE["retriever"])
     meta = _meta(report, result, salient, _STATE["labels"], started)
     # Duplicates compare the embedding of the salient text as written to the output, one text per call: a resumed
     # run re-embeds exactly that text the same way, so its links are the links of an uninterrupted run.
     retriever = _STATE["retriever"]
-    vector = retriever.embeddings.embed_query(meta["salient"]) if retriever is not None and meta.get("salient") \
-        and result.diagnoses else None
+    vector = None
+    if retriever is not None and meta.get("salient") and result.diagnoses:
+        # The query was that very text (nothing redacted or cut): its vector is the one a resume computes.
+        same = meta["salient"] == salient and query_vector is not None
+        vector = query_vector if same else retriever.embeddings.embed_query(meta["salient"])
     return {"id": report.id, **result.model_dump(mode="json"), "triage": meta}, vector
 
 
