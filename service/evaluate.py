@@ -184,6 +184,11 @@ def _tradeoff(predictions: list, chosen: float) -> list[str]:  # noqa: ANN001 - 
         s = score([apply_threshold(p, threshold) for p in predictions])
         mark = " (chosen)" if threshold == chosen else ""
         lines.append(f"| {threshold:.2f}{mark} | {s['top1']:.3f} | {s['wrong_first']:.3f} | {s['abstained']:.3f} |")
+    rules = score([apply_threshold(p, 1.01) for p in predictions])  # no probability is enough: rules alone
+    lines.append(f"| rules only | {rules['top1']:.3f} | {rules['wrong_first']:.3f} | {rules['abstained']:.3f} |")
+    in_scope = [p for p in predictions if p.case.cause != OUT_OF_SCOPE]
+    ranked = sum(bool(p.ranked) and p.ranked[0].category == p.case.cause for p in in_scope) / max(1, len(in_scope))
+    lines.append(f"\nFirst-ranked cause right, no threshold (in scope): {ranked:.3f}")
     return lines
 
 
