@@ -196,17 +196,16 @@ def run_cv(*, show_misses: bool = True, embedding_model: str | None = None, out_
            c: float | None = None) -> str:
     """Cross-validate on the case base with the model settings in kb/model/fusion.json (or the default C)."""
     from service.fusion import FusionModel
-    from service.learn import baseline_rankings, calibration, cross_validate, floored, prepare, reliability_svg
+    from service.learn import baseline_rankings, calibration, cross_validate, prepare, reliability_svg
 
     retriever = _open(embedding_model)
     saved = FusionModel.load(retriever.catalogue.root / "model" / "fusion.json")
     c = c if c is not None else float(str(saved.meta.get("C", 0.3))) if saved else 0.3
     prepared = prepare(retriever, retriever.cases)
     predictions, threshold = cross_validate(prepared, retriever, c)
-    floor, predictions = floored(predictions, threshold)
     everything = {p.case.id: p.case.cause for p in prepared}
     report = Report(f"case base, {len(prepared)} reports, {len({p.fold for p in prepared})} folds grouped by "
-                    f"thread, C={c}, threshold {threshold:.2f} (chosen by CV), confirmed floor {floor:.3f}, "
+                    f"thread, C={c}, threshold {threshold:.2f} (chosen by CV), "
                     f"embedding model "
                     f"{retriever.model_name}")
     by_id = {p.case.id: p for p in prepared}

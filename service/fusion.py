@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from service.retrieval import RetrievalHits
 
 K_NEIGHBOURS = 10
+DECISIVE = 0.6  # measured precision at which a cause's rule confirmation decides on its own
+PRECISION_PRIOR = 2.0  # pseudo-counts pulling a cause's measured rule precision towards the overall rate
 MAX_CANDIDATES = 8
 FEATURES = (  # of one candidate cause
     "rule_confirmed", "rule_candidate", "rule_score", "rule_symptom", "rule_group",
@@ -64,9 +66,19 @@ class FusionModel:
     mean: dict[str, float] = field(default_factory=dict)
     scale: dict[str, float] = field(default_factory=dict)
     meta: dict[str, object] = field(default_factory=dict)
-    # How often a cause the rules confirm is right, measured in cross-validation: a confirmed cause is never given
-    # less (the features of a two-line paste say little, but its rules can be decisive).
+    # How often a cause the rules confirm is right, measured on the case base: over all causes (`confirmed_floor`)
+    # and per cause, smoothed towards the overall rate (`rule_precision`). A confirmation is only decisive where its
+    # cause's measured precision reaches DECISIVE; there it is never given less than that precision (the features of
+    # a two-line paste say little, but its rules can be decisive). Elsewhere (a symptom many causes share, stated in
+    # prose) the confirmation is one more feature for the model.
     confirmed_floor: float = 0.0
+    rule_precision: dict[str, float] = field(default_factory=dict)
+
+    def precision(self, category: str) -> float:
+        return self.rule_precision.get(category, self.confirmed_floor)
+
+    def decisive(self, category: str) -> bool:
+        return self.precision(category) >= DECISIVE
 
     def _utility(self, weights: dict[str, float], features: dict[str, float]) -> float:
         z = 0.0
@@ -93,7 +105,8 @@ class FusionModel:
         try:
             return cls(weights=data["weights"], none_weights=data["none_weights"], none_bias=data["none_bias"],
                        threshold=data["threshold"], mean=data.get("mean", {}), scale=data.get("scale", {}),
-                       meta=data.get("meta", {}), confirmed_floor=data.get("confirmed_floor", 0.0))
+                       meta=data.get("meta", {}), confirmed_floor=data.get("confirmed_floor", 0.0),
+                       rule_precision=data.get("rule_precision", {}))
         except KeyError:
             return None  # an older format: rank without a model until `tunedoc train` runs again
 
@@ -101,7 +114,7 @@ class FusionModel:
         path.parent.mkdir(parents=True, exist_ok=True)
         body = {"weights": self.weights, "none_weights": self.none_weights, "none_bias": self.none_bias,
                 "threshold": self.threshold, "mean": self.mean, "scale": self.scale, "meta": self.meta,
-                "confirmed_floor": self.confirmed_floor}
+                "confirmed_floor": self.confirmed_floor, "rule_precision": self.rule_precision}
         path.write_text(json.dumps(body, indent=1, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
@@ -207,14 +220,31 @@ def prior_score(candidate: Candidate) -> float:
     return round(2.0 * f["rule_confirmed"] + 0.2 * f["rule_score"] + f["case_vote"] + 0.5 * f["art_rank"], 4)
 
 
+def rule_precision(confirmations: list[tuple[str, bool]]) -> tuple[float, dict[str, float]]:
+    """The overall and per-cause precision of rule confirmations, from (cause confirmed, was it right) pairs; each
+    cause's rate is smoothed towards the overall one by PRECISION_PRIOR pseudo-counts."""
+    overall = sum(right for _, right in confirmations) / len(confirmations) if confirmations else 0.0
+    tally: dict[str, list[int]] = {}
+    for category, right in confirmations:
+        counts = tally.setdefault(category, [0, 0])
+        counts[0] += right
+        counts[1] += 1
+    per_cause = {c: round((r + PRECISION_PRIOR * overall) / (n + PRECISION_PRIOR), 3)
+                 for c, (r, n) in sorted(tally.items())}
+    return round(overall, 3), per_cause
+
+
 def rank_candidates(found: list[Candidate], report: dict[str, float], model: FusionModel | None) -> list[Candidate]:
     if model is not None:
-        probabilities = [max(p, model.confirmed_floor) if c.confirmed else p
-                         for c, p in zip(found, model.probabilities([c.features for c in found], report), strict=False)]
+        raw = model.probabilities([c.features for c in found], report)
+        confirmed = [c.confirmed and model.decisive(c.category) for c in found]
+        probabilities = [max(p, model.precision(c.category)) if decisive else p
+                         for c, p, decisive in zip(found, raw, confirmed, strict=True)]
     else:
+        confirmed = [c.confirmed for c in found]
         probabilities = [min(0.99, prior_score(c) / 3) for c in found]
-    scored = [Candidate(c.category, c.article, c.features, c.confirmed, p, c.neighbours)
-              for c, p in zip(found, probabilities, strict=False)]
+    scored = [Candidate(c.category, c.article, c.features, decisive, p, c.neighbours)
+              for c, p, decisive in zip(found, probabilities, confirmed, strict=True)]
     scored.sort(key=lambda c: (-c.probability, not c.confirmed, c.category))
     return scored[:MAX_CANDIDATES]
 

@@ -18,7 +18,16 @@ from pathlib import Path
 import numpy as np
 
 from service.cases import OUT_OF_SCOPE, Case, CaseBase
-from service.fusion import FEATURES, REPORT_FEATURES, Candidate, FusionModel, candidates, decide, rank_candidates
+from service.fusion import (
+    FEATURES,
+    REPORT_FEATURES,
+    Candidate,
+    FusionModel,
+    candidates,
+    decide,
+    rank_candidates,
+    rule_precision,
+)
 from service.parse import parse
 from service.pipeline import Analysis, as_parts, load_rules
 from service.retrieval import Retriever
@@ -182,6 +191,7 @@ def cross_validate(prepared: list[Prepared], retriever: Retriever, c: float = 0.
                    {p.case.id for p in prepared if p.fold == fold}}
         train = [p for p in prepared if p.fold != fold]
         model = fit(_groups(train, retriever, allowed), c)
+        model.confirmed_floor, model.rule_precision = rule_precision(confirmations(train))
         model.threshold = 1.01  # decide later, on all out-of-fold predictions together
         predictions += [_predict(p, retriever, allowed, model) for p in prepared if p.fold == fold]
     chosen = threshold if threshold is not None else choose_threshold(predictions)
@@ -194,19 +204,14 @@ def apply_threshold(prediction: Prediction, threshold: float) -> Prediction:
     return Prediction(prediction.case, chosen + rest, [c.category for c in chosen], prediction.baselines)
 
 
-def floored(predictions: list[Prediction], threshold: float) -> tuple[float, list[Prediction]]:
-    """The measured precision of rule-confirmed causes, and the predictions with it as their floor."""
-    confirmed = [c.category == p.case.cause for p in predictions for c in p.ranked if c.confirmed]
-    floor = round(sum(confirmed) / len(confirmed), 3) if confirmed else 0.0
-    return floor, [_with_floor(p, floor, threshold) for p in predictions]
-
-
-def _with_floor(prediction: Prediction, floor: float, threshold: float) -> Prediction:
-    ranked = [Candidate(c.category, c.article, c.features, c.confirmed,
-                        max(c.probability, floor) if c.confirmed else c.probability, c.neighbours)
-              for c in prediction.ranked]
-    ranked.sort(key=lambda c: (-c.probability, not c.confirmed, c.category))
-    return apply_threshold(Prediction(prediction.case, ranked, [], prediction.baselines), threshold)
+def confirmations(items: list[Prepared]) -> list[tuple[str, bool]]:
+    """(cause, right?) for every cause the rules confirm in each report: what a confirmation's precision is made of.
+    The rules are not fitted, so measuring them on the training folds is fair to the fold under test."""
+    out = []
+    for item in items:
+        confirmed = {r.article.category for r in item.analysis.outcome.articles.values() if r.status == "diagnosed"}
+        out += [(category, category == item.case.cause) for category in sorted(confirmed)]
+    return out
 
 
 def choose_threshold(predictions: list[Prediction]) -> float:
@@ -337,13 +342,14 @@ def train(retriever: Retriever, out: Path, c: float | None = None) -> tuple[Fusi
     everything = {p.case.id: p.case.cause for p in prepared}
     model = fit(_groups(prepared, retriever, everything), chosen_c)
     model.threshold = threshold
-    model.confirmed_floor, predictions = floored(predictions, threshold)
+    model.confirmed_floor, model.rule_precision = rule_precision(confirmations(prepared))
     s = score(predictions)
     ece, _ = calibration(predictions)
     model.meta = {"cases": len(base.cases), "C": chosen_c, "folds": FOLDS, "cv_top1": round(s["top1"], 4),
                   "cv_top3": round(s["top3"], 4), "cv_wrong_first": round(s["wrong_first"], 4),
                   "cv_oos_abstained": round(s["abstained"], 4), "cv_ece": ece,
                   "cv_log_loss": log_loss(predictions), "confirmed_floor": model.confirmed_floor,
+                  "decisive": sorted(c for c in model.rule_precision if model.decisive(c)),
                   "embedding_model": retriever.model_name, "features": list(FEATURES)}
     model.save(out)
     summary = (f"trained on {len(base.cases)} cases (C={chosen_c}, threshold {threshold:.2f}); cross-validated: "

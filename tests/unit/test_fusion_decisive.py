@@ -1,0 +1,33 @@
+"""Rule confirmations decide alone only where the case base measured them precise (service/fusion.py)."""
+
+from service.fusion import DECISIVE, Candidate, FusionModel, decide, rank_candidates, rule_precision
+
+
+def test_rule_precision_is_smoothed_towards_the_overall_rate():
+    pairs = [("a", True)] * 9 + [("a", False)] + [("b", True)] + [("b", False)] * 4
+    overall, per_cause = rule_precision(pairs)
+    assert overall == round(10 / 15, 3)
+    # a: 9 of 10, pulled a little towards 0.667; b: 1 of 5, pulled up, still far below it
+    assert 0.85 < per_cause["a"] < 0.9 and 0.25 < per_cause["b"] < 0.35
+    assert rule_precision([]) == (0.0, {})
+
+
+def _candidate(category: str, confirmed: bool) -> Candidate:
+    features = {"rule_confirmed": float(confirmed), "rule_score": 1.0 if confirmed else 0.0}
+    return Candidate(category, category, features, confirmed)
+
+
+def test_a_confirmation_of_an_imprecise_cause_is_only_a_feature():
+    model = FusionModel(weights={"rule_confirmed": 0.5}, none_weights={}, none_bias=2.0, threshold=0.9,
+                        confirmed_floor=0.85, rule_precision={"precise": 0.95, "vague": DECISIVE - 0.3})
+    ranked = rank_candidates([_candidate("precise", True), _candidate("vague", True)], {}, model)
+    by_category = {c.category: c for c in ranked}
+    assert by_category["precise"].confirmed and by_category["precise"].probability >= 0.95
+    assert not by_category["vague"].confirmed and by_category["vague"].probability < 0.5
+    chosen, rest = decide(ranked, model)
+    assert [c.category for c in chosen] == ["precise"] and [c.category for c in rest] == ["vague"]
+
+
+def test_a_cause_never_measured_gets_the_overall_precision():
+    model = FusionModel(weights={}, none_weights={}, none_bias=0.0, threshold=0.9, confirmed_floor=0.88)
+    assert model.precision("new-cause") == 0.88 and model.decisive("new-cause") == (0.88 >= DECISIVE)
