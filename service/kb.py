@@ -175,6 +175,9 @@ class Article(BaseModel):
     conditions: list[Matcher] = Field(default_factory=list)
     excludes: list[Matcher] = Field(default_factory=list)
     confirm: Bilingual
+    # The one thing to paste that tells this cause from its neighbours, asked when retrieval proposes the cause and
+    # no condition of its own is left to ask (an abstention must end in a question, not a dead end).
+    ask: Bilingual | None = None
     fix: Fix
     references: list[str] = Field(min_length=1)
     # Not front matter: filled by the loader.
@@ -503,6 +506,9 @@ excludes: []
 confirm:
   en: "TODO: what would confirm it or rule it out."
   zh: "TODO：如何确认或排除。"
+ask:
+  en: "TODO: the one thing to paste that tells this cause from its neighbours."
+  zh: "TODO：能把它与相近原因区分开的那一项信息。"
 fix:
   steps:
     - en: "TODO: the first step."

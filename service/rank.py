@@ -220,5 +220,28 @@ def assemble(rules: RuleSet, outcome: RuleOutcome, lang: str, facts: list[Fact],
     listed = shown | {e.id for e in entries}
     entries += [d for d in _differential(rules, outcome, shown, lang) if d.id not in listed]
     asked = [outcome.articles[e.id] for e in entries if e.status == "candidate" and e.id in outcome.articles]
-    missing = _with_gain(_missing(asked, lang), chosen + rest, rules.catalogue) if asked else []
-    return diagnoses, entries, missing
+    missing = _missing(asked, lang) if asked else []
+    if not diagnoses:
+        missing += _article_asks(rest[:3], outcome, lang, {m.ask for m in missing})
+    return diagnoses, entries, _with_gain(missing, chosen + rest, rules.catalogue)
+
+
+def _article_asks(top: list[Candidate], outcome: RuleOutcome, lang: str, seen: set[str]) -> list[MissingOut]:
+    """When the answer abstains, each leading candidate asks for the paste that tells it apart: its own `ask`, else
+    its confirm text, unless one of its conditions already asks."""
+    out = []
+    for candidate in top:
+        result = outcome.articles.get(candidate.article)
+        if result is None or any(c.status == "unknown" and c.matcher.ask for c in result.conditions):
+            continue
+        article = result.article
+        if article.ask is not None:
+            text = article.ask.pick(lang)
+        else:
+            title = article.title.pick(lang)
+            text = (f"要判断是否为「{title}」：{article.confirm.pick(lang)}" if lang == "zh"
+                    else f"To tell whether it is “{title}”: {article.confirm.pick(lang)}")
+        if text not in seen:
+            seen.add(text)
+            out.append(MissingOut(ask=text, for_ids=[article.id]))
+    return out

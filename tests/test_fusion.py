@@ -116,6 +116,19 @@ def test_a_chinese_symptom_paragraph_gets_the_cause_ranked(rules, retriever):
     assert analysis.result.missing or analysis.result.diagnoses  # an answer, or the question that decides
 
 
+@pytest.mark.parametrize("paste", [
+    "LoRA 训练完用 vllm 加载 adapter 推理，输出和原始模型一模一样，训练 loss 是正常下降的。",
+    "After LoRA training, serving the adapter with vLLM gives exactly the same text as the base model.",
+])
+def test_an_abstention_ends_in_a_question(rules, retriever, paste, monkeypatch):
+    monkeypatch.setattr(retriever.model, "threshold", 1.01)  # nothing is probable enough: it must abstain
+    analysis = analyse_input(parse(as_parts(paste)), rules=rules, retriever=retriever)
+    result = analysis.result
+    assert not result.diagnoses and result.differential and result.missing  # what else it could be, and the one thing to paste
+    leading = {d.id for d in result.differential[:3]}
+    assert any(set(m.for_ids) & leading for m in result.missing)
+
+
 def test_cross_validation_runs_end_to_end_on_a_slice_of_the_case_base(retriever):
     from service.cases import CaseBase
     from service.learn import cross_validate, log_loss, prepare, score
