@@ -459,13 +459,24 @@ def lint(catalogue: Catalogue) -> list[str]:  # noqa: C901 - a flat list of inde
     return problems
 
 
+def all_matchers(catalogue: Catalogue) -> list[tuple[str, Matcher]]:
+    """Every matcher of the catalogue with its owner: each article's, then each group's symptoms."""
+    owners: list[tuple[str, Matcher]] = [(a.id, m) for a in catalogue.articles for m in a.matchers]
+    owners += [(f"group {g.id}", m) for g in catalogue.groups.values() for m in g.symptoms]
+    return owners
+
+
+def signals_used(catalogue: Catalogue) -> set[str]:
+    """The signals some matcher names (a signal no matcher uses is marked `internal` in service/signals/)."""
+    return {m.signal for _, m in all_matchers(catalogue) if m.signal is not None}
+
+
 def lint_patterns(catalogue: Catalogue) -> list[str]:
     """Named patterns pass their own examples and are used; no regex is written twice in kb/ (name it instead)."""
     problems: list[str] = []
     for pattern in catalogue.patterns.values():
         problems += pattern.problems()
-    owners: list[tuple[str, Matcher]] = [(a.id, m) for a in catalogue.articles for m in a.matchers]
-    owners += [(f"group {g.id}", m) for g in catalogue.groups.values() for m in g.symptoms]
+    owners = all_matchers(catalogue)
     written: dict[str, list[str]] = {}
     used: set[str] = set()
     for owner, matcher in owners:

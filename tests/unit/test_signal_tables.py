@@ -1,4 +1,4 @@
-"""kb/tables/*.yaml: the GPU, model-family, package and known-line tables service/signals.py reads.
+"""kb/tables/*.yaml: the GPU, model-family, package and known-line tables service/signals/ reads.
 
 Three promises: the loaded tables compile to exactly the patterns the Python tables had (issue 13, item 1); every
 `examples:` line of every entry is recognised by signal extraction; a malformed entry stops the load with an error
@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from service import signals as S
 from service.errors import KnowledgeBaseError
 from service.models import Part
 from service.parse import parse
-from service.signals import extract_signals, load_tables
+from service.signals import environment, errors, extract_signals, load_tables
+from service.signals import model as model_area
 
 TABLES_DIR = Path(__file__).resolve().parents[2] / "kb" / "tables"
 TABLES = load_tables(TABLES_DIR)
@@ -39,14 +39,14 @@ _DIGEST_BEFORE_MOVE = "1df4a1946b0702e9dc877bef7fe1da8a38f440a19c9bda1c5c4d642db
 
 def _digest() -> str:
     data = {
-        "any_gpu": S._ANY_GPU.pattern,
-        "gpus": [[n, p, cc, p2p] for n, p, cc, p2p in S._GPUS],
-        "families": [list(x) for x in S._FAMILIES],
-        "templates": {k: sorted(v) for k, v in S._TEMPLATE_FAMILIES.items()},
-        "generic": sorted(S._GENERIC_TEMPLATES),
-        "moe": S._MOE.pattern, "multimodal": S._MULTIMODAL.pattern,
-        "versions": {k: v.pattern for k, v in S._VERSION_RES.items()},
-        "known": {k: v.pattern for k, v in S._KNOWN_RES.items()},
+        "any_gpu": environment._ANY_GPU.pattern,
+        "gpus": [[n, p, cc, p2p] for n, p, cc, p2p in environment._GPUS],
+        "families": [list(x) for x in model_area._FAMILIES],
+        "templates": {k: sorted(v) for k, v in model_area._TEMPLATE_FAMILIES.items()},
+        "generic": sorted(model_area._GENERIC_TEMPLATES),
+        "moe": model_area._MOE.pattern, "multimodal": model_area._MULTIMODAL.pattern,
+        "versions": {k: v.pattern for k, v in environment._VERSION_RES.items()},
+        "known": {k: v.pattern for k, v in errors._KNOWN_RES.items()},
     }
     return hashlib.sha256(json.dumps(data, ensure_ascii=False).encode()).hexdigest()
 

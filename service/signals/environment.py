@@ -1,0 +1,183 @@
+"""How training was launched, the hardware, the package versions and the operating system."""
+
+from __future__ import annotations
+
+import re
+
+import re2
+
+from service.models import Line, Parsed
+from service.signals.facts import first_match
+from service.signals.registry import Scope, extractor, signal
+from service.signals.tables import TABLES, scoped
+
+_LAUNCH = re.compile(
+    r"(?m)^[ \t]*(?:\$[ \t]*)?(?:(?:export\s+)?[A-Z_][A-Z0-9_]*=\S*\s+)*(?:nohup\s+)?"
+    r"(python3?(?:\s+-m\s+(torch\.distributed\.(?:run|launch)))?|torchrun|accelerate\s+launch|deepspeed|"
+    r"llamafactory-cli|swift|axolotl)\b"
+)
+_VISIBLE = re.compile(r"CUDA_VISIBLE_DEVICES\s*=\s*['\"]?([0-9](?:\s*,\s*[0-9]+)*)")
+
+
+@extractor(provides=[
+    signal("launcher", "str",
+           "How training was started: python, torchrun, accelerate, deepspeed, llamafactory-cli, swift."),
+    signal("gpus.visible", "int", "Number of GPUs in CUDA_VISIBLE_DEVICES."),
+])
+def launch(parsed: Parsed, out: Scope) -> None:
+    launches: list[tuple[str, Line]] = []
+    for match, line in out.index.finditer(_LAUNCH):
+        word = match.group(1)
+        if match.group(2) or word.startswith("torchrun"):
+            launches.append(("torchrun", line))
+        elif word.startswith("python"):
+            launches.append(("python", line))
+        elif word.startswith("accelerate"):
+            launches.append(("accelerate", line))
+        else:
+            launches.append((word.split()[0], line))
+    if launches:
+        kind, line = launches[-1]
+        out.set("launcher", kind, [line])
+    visible = first_match(out.index, _VISIBLE)
+    if visible:
+        count = len([d for d in visible[0].group(1).split(",") if d.strip()])
+        out.set("gpus.visible", count, [visible[1]])
+
+
+# canonical name, pattern, compute capability, p2p-limited (kb/tables/gpus.yaml)
+_GPUS: list[tuple[str, str, float, bool]] = [
+    (e.name, e.pattern, e.compute_capability, e.p2p_limited) for e in TABLES.gpus
+]
+_GPU_COUNT = [
+    re.compile(r"(?i)GPU number\s*:\s*(\d+)"),
+    re.compile(r"(?i)\b(\d+)\s*[x×*]\s*(?:NVIDIA\s+)?(?:Tesla\s+)?(?:GeForce\s+)?(?:RTX\s*)?[A-Z]?\d{2,4}\b"),
+    re.compile(r"(?<!\d)(\d+)\s*(?:卡|张卡|块卡|张|块)"),  # (?<!\d): no restart inside a digit run
+    re.compile(r"(?i)--nproc_per_node[= ](\d+)"),
+    re.compile(r"(?i)num_processes\s*[:=]\s*(\d+)"),
+    re.compile(r"(?i)--num_gpus[= ](\d+)"),
+    re.compile(r"(?i)\b(\d+)\s*GPUs\b"),
+    re.compile(r"(?i)(?<![\w.])(\d{1,2})\s*(?:x\s*)?(?:NVIDIA\s+)?(?:Tesla\s+)?(?:GeForce\s+)?(?:RTX\s*)?"
+               r"(?:A100|A800|H100|H800|H20|V100|A6000|A40|L40S?|4090|3090)\b"),
+]
+
+
+# RE2: a 35-way alternation is a DFA there, but backtracks at every position in `re` (0.01 s vs 5.6 s on 4 MB).
+_ANY_GPU = re2.compile("|".join(f"(?P<g{i}>{scoped(p)})" for i, (_, p, _, _) in enumerate(_GPUS)))
+
+
+_SMI_ROW = re.compile(r"(?m)^\|[ \t]+\d+[ \t]+(NVIDIA|Tesla|GeForce|Quadro)")
+
+
+@extractor(provides=[
+    signal("gpu.model", "str",
+           "GPU model, canonical (V100, T4, P100, A100, H100, RTX 4090, RTX 3090, A6000, ...).",
+           internal="shown in the chat's setup summary (ui/conversation.py); matchers use gpu.bf16 and "
+                    "gpu.p2p_limited"),
+    signal("gpu.compute_capability", "float",
+           "Compute capability of that GPU (7.0 for V100, 8.0 for A100, ...).",
+           internal="reported with the diagnosis; matchers use gpu.bf16, derived from it"),
+    signal("gpu.bf16", "bool", "The GPU supports bf16 (compute capability >= 8.0)."),
+    signal("gpu.count", "int", "Number of GPUs seen (nvidia-smi rows, `8x`/`8卡` phrases, GPU lists)."),
+    signal("gpu.p2p_limited", "bool",
+           "Consumer or PCIe workstation GPUs without reliable peer-to-peer (RTX 40xx, RTX A6000/A5000 PCIe); false "
+           "for known datacenter and NVLink-capable GPUs."),
+])
+def hardware(parsed: Parsed, out: Scope) -> None:
+    hit = out.index.first(_ANY_GPU)
+    if hit:
+        match, line = hit
+        name, _, cc, p2p = _GPUS[int((match.lastgroup or "g0")[1:])]
+        out.set("gpu.model", name, [line])
+        out.set("gpu.compute_capability", cc, [line])
+        out.set("gpu.bf16", cc >= 8.0, [line])
+        out.set("gpu.p2p_limited", p2p, [line])
+    for pattern in _GPU_COUNT:
+        hit = first_match(out.index, pattern)
+        if hit and 0 < int(hit[0].group(1)) <= 1024:
+            out.set("gpu.count", int(hit[0].group(1)), [hit[1]])
+            break
+    else:
+        smi_rows = [line for _, line in out.index.finditer(_SMI_ROW)]
+        if smi_rows:
+            out.set("gpu.count", len(smi_rows), smi_rows[:1])
+
+
+# ---------------------------------------------------------------- versions
+
+# version signal -> the package's spellings (kb/tables/packages.yaml)
+_PACKAGES: dict[str, str] = {e.signal: e.names for e in TABLES.packages}
+_VERSION_VALUE = r"v?(\d+\.\d+(?:\.\d+)?(?:(?:\.|-)?(?:dev|post|rc|a|b)\d*)?(?:\+[\w.]+)?)"
+
+
+def _version_patterns(names: str) -> re.Pattern[str]:
+    return re.compile(
+        rf"(?i)(?<![\w\-/.])`?(?:{names})`?[ \t]*(?:version[ \t]*)?(?:[:=]=?|==|>=|[ \t])[ \t]*{_VERSION_VALUE}(?![\w])"
+    )
+
+
+_VERSION_RES = {name: _version_patterns(pattern) for name, pattern in _PACKAGES.items()}
+_CUDA_VERSION = re.compile(r"(?i)(?:CUDA Version:\s*|cuda compilation tools, release\s*|\+cu|cuda\s*==?\s*|CUDA\s+)(\d"
+    r"{2,3}(?:\.\d)?)")
+
+
+@extractor(provides=[
+    signal("version.torch", "version", "torch version."),
+    signal("version.transformers", "version", "transformers version."),
+    signal("version.peft", "version",
+           "peft version.",
+           internal="shown in the chat's setup summary (ui/conversation.py); no matcher tests it yet"),
+    signal("version.trl", "version", "trl version."),
+    signal("version.deepspeed", "version", "deepspeed version."),
+    signal("version.accelerate", "version",
+           "accelerate version.",
+           internal="shown in the chat's setup summary (ui/conversation.py); no matcher tests it yet"),
+    signal("version.flash_attn", "version", "flash-attn version."),
+    signal("version.bitsandbytes", "version", "bitsandbytes version."),
+    signal("version.llamafactory", "version",
+           "LLaMA-Factory version.",
+           internal="shown in the chat's setup summary (ui/conversation.py); no matcher tests it yet"),
+    signal("version.unsloth", "version",
+           "unsloth version.",
+           internal="shown in the chat's setup summary (ui/conversation.py); no matcher tests it yet"),
+    signal("version.datasets", "version",
+           "datasets version.",
+           internal="shown in the chat's setup summary (ui/conversation.py); no matcher tests it yet"),
+    signal("version.vllm", "version",
+           "vllm version.",
+           internal="shown in the chat's setup summary (ui/conversation.py); no matcher tests it yet"),
+    signal("version.cuda", "version",
+           "CUDA version (nvidia-smi, nvcc or the env block).",
+           internal="shown in the chat's setup summary (ui/conversation.py); no matcher tests it yet"),
+])
+def versions(parsed: Parsed, out: Scope) -> None:
+    for name, pattern in _VERSION_RES.items():
+        hit = out.index.first(pattern)
+        if hit:
+            out.set(name, hit[0].group(1), [hit[1]])
+    hit = first_match(out.index, _CUDA_VERSION)
+    if hit:
+        raw = hit[0].group(1)
+        if "." not in raw and len(raw) >= 3:  # +cu124 -> 12.4
+            raw = f"{raw[:-1]}.{raw[-1]}"
+        out.set("version.cuda", raw, [hit[1]])
+
+
+_OS = [("windows", re.compile(r"(?i)(Platform:\s*Windows|\bwin(10|11|dows)\b|\b[C-H]:\\\\?[\w\\]|\.dll\b)")),
+       ("macos", re.compile(r"(?i)(Platform:\s*macOS|Darwin|\bmacos\b|\bmps\b device)")),
+       ("linux", re.compile(r"(?i)(Platform:\s*Linux|\blinux\b|glibc|/home/|/usr/)"))]
+
+
+@extractor(provides=[
+    signal("os", "str",
+           "Operating system: `windows`, `linux` or `macos` (env blocks, paths like C:\\, `Platform:` lines).",
+           internal="shown in the chat's setup summary (ui/conversation.py)"),
+])
+def platform(parsed: Parsed, out: Scope) -> None:
+    """The first operating system the paste names (Windows, then macOS, then Linux)."""
+    for name, pattern in _OS:
+        hit = first_match(out.index, pattern)
+        if hit:
+            out.set("os", name, [hit[1]])
+            break
+

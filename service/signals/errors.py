@@ -1,0 +1,108 @@
+"""The error: the last exception, known warning lines, and what a `size mismatch` load error says."""
+
+from __future__ import annotations
+
+import re
+
+from service.models import Line, Parsed
+from service.signals.registry import Scope, extractor, signal
+from service.signals.tables import TABLES
+
+_EXCEPTION = re.compile(
+    r"(?m)^[ \t]*(?:\[rank\d+\]:[ \t]*)?((?:[A-Za-z_][\w]*\.)*[A-Z]\w*(?:Error|Exception|Interrupt|Exit))(?::[ \t]*(.*"
+        r"))?$"
+)
+
+# signal -> pattern of a known warning line (kb/tables/known-lines.yaml)
+KNOWN_LINES: dict[str, str] = {e.signal: e.pattern for e in TABLES.known_lines}
+_KNOWN_RES = {name: re.compile(pattern) for name, pattern in KNOWN_LINES.items()}
+
+
+_SIZE_MISMATCH = re.compile(
+    r"size mismatch for ([\w.]+):.*?shape torch\.Size\(\[([\d,\s]*)\]\).*?"
+    r"shape in current model is torch\.Size\(\[([\d,\s]*)\]\)"
+)
+_VOCAB_PARAM = re.compile(r"(?i)(embed_tokens|lm_head|wte|word_embeddings|output_layer|embed_out|tok_embeddings)")
+_KIND_ORDER = {"zero": 0, "vocab": 1, "hidden": 2, "rank": 3}
+
+
+def size_mismatch_kind(param: str, old: list[int], new: list[int]) -> str:
+    if 0 in old or 0 in new or not old or not new:
+        return "zero"
+    if _VOCAB_PARAM.search(param):
+        return "vocab"
+    differing = [(a, b) for a, b in zip(old, new, strict=False) if a != b]
+    if "lora_" in param and differing and all(min(a, b) <= 512 for a, b in differing):
+        return "rank"
+    return "hidden"
+
+
+@extractor(provides=[
+    signal("size_mismatch.kind", "str",
+           "Which dimension differs in `size mismatch ... copying a param with shape X ... current model Y`: `zero` "
+           "(a 0-sized partition), `vocab` (embeddings/lm_head rows), `rank` (only a LoRA rank dimension) or `hidden` "
+           "(hidden/MLP sizes: another base model).",
+           internal="reported with the diagnosis (JSON `signals`); no matcher tests it yet"),
+])
+def size_mismatch(parsed: Parsed, out: Scope) -> None:
+    kinds: dict[str, list[Line]] = {}
+    for line in parsed.lines:
+        if "size mismatch" not in line.text and "torch.Size([0])" not in line.text:
+            continue
+        match = _SIZE_MISMATCH.search(line.text)
+        if match:
+            dims = [[int(x) for x in re.findall(r"\d+", g)] for g in (match.group(2), match.group(3))]
+            kinds.setdefault(size_mismatch_kind(match.group(1), *dims), []).append(line)
+        elif "torch.Size([0])" in line.text:
+            kinds.setdefault("zero", []).append(line)
+    if kinds:
+        # The most telling kind wins: an empty partition explains every other mismatch in the same load.
+        kind = min(kinds, key=lambda k: _KIND_ORDER[k])
+        out.set("size_mismatch.kind", kind, kinds[kind][:5])
+
+
+@extractor(provides=[
+    signal("exception.type", "str",
+           "Type of the last exception raised (e.g. `ValueError`, `torch.OutOfMemoryError`).",
+           internal="the retrieval query (service/salient.py) and the gap report (service/gaps.py) quote its line; "
+                    "matchers test error lines by regex"),
+    signal("exception.message", "str",
+           "Message of the last exception raised.",
+           internal="the retrieval query quotes its line (service/salient.py); matchers test error lines by regex"),
+])
+def exceptions(parsed: Parsed, out: Scope) -> None:
+    """The last `...Error: message` line (tracebacks end with the exception raised)."""
+    last = None
+    for match, line in out.index.finditer(_EXCEPTION):
+        last = (match, line)
+    if last:
+        match, line = last
+        out.set("exception.type", match.group(1), [line])
+        if match.group(2):
+            out.set("exception.message", match.group(2).strip(), [line])
+
+
+@extractor(provides=[
+    signal("warning.tokenization_mismatch", "bool",
+           "`WARNING: tokenization mismatch: N vs. M. (ignored)` (LLaVA-style preprocessing)."),
+    signal("warning.labels_masked", "bool",
+           "`Most/All labels in your dataset are -100` or a labels list printed as all -100."),
+    signal("warning.response_key_missing", "bool",
+           "TRL collator: `Could not find response key ... in the following instance`."),
+    signal("warning.requires_grad_none", "bool",
+           "`None of the inputs have requires_grad=True. Gradients will be None`."),
+    signal("warning.fp16_overflow", "bool",
+           "DeepSpeed/AMP loss-scale overflow lines: `OVERFLOW! ... Skipping step`, `Attempted loss scale`."),
+    signal("warning.loss_scale_min", "bool",
+           "`Current loss scale already at minimum - cannot decrease scale anymore`."),
+    signal("warning.cudnn_sdpa_strides", "bool",
+           "`cuDNN SDPA backward got grad_output.strides() != output.strides()`."),
+    signal("warning.sequence_too_long", "bool",
+           "`Token indices sequence length is longer than the specified maximum sequence length`."),
+])
+def known_lines(parsed: Parsed, out: Scope) -> None:
+    """Known warning and status lines, one boolean signal each (kb/tables/known-lines.yaml)."""
+    for name, pattern in _KNOWN_RES.items():
+        hits = out.index.lines_matching(pattern, 5)
+        if hits:
+            out.set(name, True, hits)

@@ -1,0 +1,239 @@
+"""The model, its chat template, and the training arguments of the run."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from service.models import Fact, Parsed
+from service.signals.facts import first_match, last_fact, truthy
+from service.signals.registry import Scope, extractor, signal
+from service.signals.tables import TABLES, markers
+
+# Ordered (first match wins), from kb/tables/model-families.yaml.
+_FAMILIES: list[tuple[str, str]] = [(e.pattern, e.family) for e in TABLES.families]
+_INSTRUCT = re.compile(r"(?i)(instruct|chat|-it\b|_it\b|sft|rlhf|dpo|assistant|-hf-chat|coder-.*-instruct|vl-.*-instru"
+    r"ct)")
+_BASE_EXPLICIT = re.compile(r"(?i)(-base\b|_base\b|\bbase\b)")
+_MOE = markers(TABLES.moe_markers)
+_MULTIMODAL = markers(TABLES.multimodal_markers)
+_MODEL_KEYS = ("model_name_or_path", "pretrained_model_name_or_path", "base_model", "model_name", "model_id",
+               "pretrain", "model_path", "model")
+_FROM_PRETRAINED = re.compile(r"from_pretrained\(\s*['\"]([^'\"]+)['\"]")
+_HUB_NAME = re.compile(
+    r"(?i)\b((?:qwen|meta-llama|mistralai|google|thudm|zai-org|baichuan-inc|internlm|01-ai|deepseek-ai|microsoft|"
+    r"openbmb|llava-hf|liuhaotian|tinyllama|huggingfaceh4|lmsys)/[\w.\-]+)"
+)
+
+
+_PROSE_MODEL = re.compile(
+    # (?<![A-Za-z0-9]) rather than \b: in Python, CJK characters are word characters ("对qwen-14b做pt").
+    r"(?i)(?<![A-Za-z0-9])((?:qwen|llama|meta-llama|mixtral|mistral|gemma|chatglm|glm|baichuan|internlm|yi|deepseek|phi|minicpm|"
+    r"llava|internvl|tinyllama)[A-Za-z0-9_.\-]*?[-_ ]?\d+(?:\.\d+)?(?:x\d+)?[bm](?:[A-Za-z0-9_.\-]*)?)(?![A-Za-z0-9])"
+)
+
+
+def model_family(name: str) -> str | None:
+    base = name.rstrip("/").rsplit("/", 1)[-1] if "/" in name.rstrip("/") else name
+    for text in (base, name):
+        low = text.lower()
+        for pattern, family in _FAMILIES:
+            if re.search(pattern, low):
+                return family
+    return None
+
+
+@extractor(provides=[
+    signal("model.name", "str",
+           "Model name or path (model_name_or_path, from_pretrained, --pretrain, base_model; else a sized model name "
+           "in prose such as `Qwen2.5-14B`)."),
+    signal("model.family", "str",
+           "Model family from the name: qwen, qwen2, qwen2.5, qwen3, llama, llama2, llama3, mistral, mixtral, gemma, "
+           "chatglm, glm4, baichuan, internlm, yi, deepseek, phi, minicpm, llava, ..."),
+    signal("model.is_base", "bool",
+           "The model name is a base checkpoint (no Instruct/Chat/-it suffix). Not set from prose names, which often "
+           "drop the suffix."),
+    signal("model.is_moe", "bool",
+           "The model is a mixture-of-experts (Mixtral, *-MoE, A3B/A14B-style names, DeepSeek-V2/V3)."),
+    signal("model.is_multimodal", "bool",
+           "The model is vision-language (VL, LLaVA, GLM-4V, MiniCPM-V/o, InternVL, ...)."),
+])
+def model(parsed: Parsed, out: Scope) -> None:
+    fact = last_fact(parsed.facts, *_MODEL_KEYS)
+    name, line = None, None
+    if fact is not None and isinstance(fact.value, str) and len(fact.value) > 1:
+        name, line = fact.value, fact.line
+    else:
+        hit = first_match(out.index, _FROM_PRETRAINED) or first_match(out.index, _HUB_NAME)
+        if hit:
+            name, line = hit[0].group(1), hit[1]
+    from_prose = False
+    if name is None:
+        hit = first_match(out.index, _PROSE_MODEL)
+        if hit:
+            name, line, from_prose = hit[0].group(1), hit[1], True
+    if name is None or line is None:
+        return
+    out.set("model.name", name, [line])
+    # The last path component names the checkpoint; snapshot hashes and `checkpoint-500` folders do not.
+    parts = [p for p in name.replace("\\", "/").split("/") if p]
+    label = next((p for p in reversed(parts) if model_family(p)), parts[-1] if parts else name)
+    family = model_family(label) or model_family(name)
+    if family:
+        out.set("model.family", family, [line])
+    # Prose often drops the -Instruct suffix ("fine-tuning Qwen2.5-14B"), so only a named config says "base".
+    if (family or _BASE_EXPLICIT.search(label)) and (not from_prose or _BASE_EXPLICIT.search(label)):
+        is_base = bool(_BASE_EXPLICIT.search(label)) or not _INSTRUCT.search(label)
+        out.set("model.is_base", is_base, [line])
+    # Known family: absence of the marker is evidence (a text-only, dense model); unknown names say nothing.
+    if _MOE.search(name) or family:
+        out.set("model.is_moe", bool(_MOE.search(name)), [line])
+    if _MULTIMODAL.search(name) or family:
+        out.set("model.is_multimodal", bool(_MULTIMODAL.search(name)), [line])
+
+
+# template name -> model families it belongs to; generic templates fit base models only
+# (kb/tables/model-families.yaml)
+_TEMPLATE_FAMILIES: dict[str, set[str]] = {e.template: set(e.families) for e in TABLES.templates}
+_GENERIC_TEMPLATES = set(TABLES.generic_templates)
+
+
+@extractor(provides=[
+    signal("template", "str", "Prompt template name (LLaMA-Factory `template`, LLaVA `--version`)."),
+    signal("template.matches_model", "bool",
+           "The template belongs to the model's family (a generic template such as `default` fits base models only)."),
+], requires=["model.family", "model.is_base"])
+def template(parsed: Parsed, out: Scope) -> None:
+    fact = last_fact(parsed.facts, "template", "chat_template_name", "conv_template", "chat_template")
+    # A tokenizer_config's chat_template is a Jinja string, not a template name.
+    if fact is None or not isinstance(fact.value, str) or len(fact.value) > 40 or "{" in fact.value:
+        return
+    template = re.sub(r"^(llama|gemma|phi|qwen)-(\d)", r"\1\2", fact.value.lower())
+    out.set("template", template, [fact.line])
+    family = out.get("model.family")
+    is_base = out.get("model.is_base")
+    if family is None:
+        return
+    lines = [fact.line, *family.lines]
+    if template in _GENERIC_TEMPLATES:
+        if is_base is not None:
+            out.set("template.matches_model", bool(is_base.value), lines)
+    elif template in _TEMPLATE_FAMILIES:
+        out.set("template.matches_model", family.value in _TEMPLATE_FAMILIES[template], lines)
+
+
+def _number(fact: Fact | None) -> float | None:
+    if fact is None:
+        return None
+    if isinstance(fact.value, bool):
+        return None
+    if isinstance(fact.value, (int, float)):
+        return float(fact.value)
+    return None
+
+
+@extractor(provides=[
+    signal("cutoff_len", "int", "Maximum sequence length: cutoff_len, max_seq_length, model_max_length, max_length."),
+    signal("finetuning_type", "str", "`lora`, `qlora`, `full` or `freeze`."),
+    signal("lora.target", "str", "LoRA target modules as written (lora_target / target_modules)."),
+    signal("lora.rank", "int",
+           "LoRA rank (lora_rank / r).",
+           internal="reported with the diagnosis (JSON `signals`); no matcher tests it yet"),
+    signal("learning_rate", "float", "Configured peak learning rate."),
+    signal("batch_size", "int", "Per-device train batch size."),
+    signal("grad_accum", "int", "gradient_accumulation_steps."),
+    signal("max_grad_norm", "float",
+           "Gradient clipping threshold (max_grad_norm).",
+           internal="reported with the diagnosis (JSON `signals`); no matcher tests it yet"),
+    signal("save_only_model", "bool", "Checkpoints are saved without optimizer/scheduler state (save_only_model)."),
+    signal("gradient_checkpointing", "bool", "Gradient checkpointing is on."),
+    signal("quantization", "str",
+           "`4bit` or `8bit` when the model is loaded quantized (quantization_bit, load_in_4bit/8bit)."),
+    signal("low_cpu_mem_usage", "bool",
+           "`low_cpu_mem_usage` passed when loading the model.",
+           internal="reported with the diagnosis (JSON `signals`); no matcher tests it yet"),
+    signal("device_map", "str", "device_map passed when loading the model (e.g. `auto`)."),
+    signal("eval.enabled", "bool",
+           "Evaluation or prediction runs (do_eval, do_predict, predict_with_generate, eval_strategy)."),
+    signal("eval.batch_size", "int", "per_device_eval_batch_size."),
+    signal("dataset", "str", "Dataset name(s) as configured."),
+])
+def training_args(parsed: Parsed, out: Scope) -> None:  # noqa: C901 - one branch per TrainingArguments field read
+    facts = parsed.facts
+
+    def number_signal(name: str, keys: tuple[str, ...], cast: Callable[[float], object]) -> None:
+        fact = last_fact(facts, *keys)
+        value = _number(fact)
+        if fact is not None and value is not None:
+            out.set(name, cast(value), [fact.line])
+
+    number_signal("cutoff_len", ("cutoff_len", "max_seq_length", "model_max_length", "max_seq_len", "sequence_len",
+                                 "max_length", "max_source_length"), int)
+    number_signal("learning_rate", ("learning_rate", "lr"), float)
+    number_signal("batch_size", ("per_device_train_batch_size", "train_batch_size", "micro_batch_size",
+                                 "train_micro_batch_size_per_gpu", "batch_size"), int)
+    number_signal("grad_accum", ("gradient_accumulation_steps", "gradient_accumulation"), int)
+    number_signal("max_grad_norm", ("max_grad_norm", "gradient_clipping"), float)
+    number_signal("eval.batch_size", ("per_device_eval_batch_size", "eval_batch_size"), int)
+    number_signal("lora.rank", ("lora_rank", "lora_r"), int)
+
+    for name, keys in (("save_only_model", ("save_only_model",)),
+                       ("gradient_checkpointing", ("gradient_checkpointing",))):
+        fact = last_fact(facts, *keys)
+        if fact is not None and truthy(fact.value) is not None:
+            out.set(name, truthy(fact.value), [fact.line])
+
+    fact = last_fact(facts, "finetuning_type", "finetune_type", "train_type", "tuner_backend")
+    if fact is not None and isinstance(fact.value, str) and fact.value.lower() in ("lora", "qlora", "full", "freeze"):
+        out.set("finetuning_type", fact.value.lower(), [fact.line])
+    else:
+        peft = first_match(out.index, re.compile(r"LoraConfig\(|get_peft_model\(|\blora_target\b|target_modules"))
+        if peft:
+            out.set("finetuning_type", "lora", [peft[1]])
+
+    fact = last_fact(facts, "lora_target", "target_modules", "lora_target_modules")
+    if fact is not None and fact.value is not None:
+        out.set("lora.target", str(fact.value), [fact.line])
+
+    quant = last_fact(facts, "quantization_bit", "load_in_4bit", "load_in_8bit", "bits")
+    if quant is not None:
+        if quant.key == "quantization_bit" or quant.key == "bits":
+            if quant.value in (4, 8):
+                out.set("quantization", f"{quant.value}bit", [quant.line])
+        elif truthy(quant.value):
+            out.set("quantization", "4bit" if "4" in quant.key else "8bit", [quant.line])
+
+    fact = last_fact(facts, "low_cpu_mem_usage")
+    if fact is not None and truthy(fact.value) is not None:
+        out.set("low_cpu_mem_usage", truthy(fact.value), [fact.line])
+
+    fact = last_fact(facts, "device_map")
+    if fact is not None and fact.value is not None:
+        out.set("device_map", str(fact.value), [fact.line])
+
+    evals = [f for f in facts if f.key in ("do_eval", "do_predict", "predict_with_generate") and truthy(f.value)]
+    strategy = last_fact(facts, "eval_strategy", "evaluation_strategy")
+    if strategy is not None and isinstance(strategy.value, str) and strategy.value.lower() in ("steps", "epoch"):
+        evals.append(strategy)
+    if evals:
+        out.set("eval.enabled", True, [evals[-1].line])
+
+    fact = last_fact(facts, "dataset", "dataset_name", "datasets")
+    if fact is not None and isinstance(fact.value, str):
+        out.set("dataset", fact.value, [fact.line])
+
+
+
+_TRAINABLE = re.compile(r"(?i)trainable params:?\s*([\d,]+)")
+
+
+@extractor(provides=[
+    signal("trainable_params", "int",
+           "Trainable parameter count printed by PEFT/LLaMA-Factory (`trainable params: N`).",
+           internal="reported with the diagnosis (JSON `signals`); no matcher tests it yet"),
+])
+def trainable_params(parsed: Parsed, out: Scope) -> None:
+    """The count PEFT and LLaMA-Factory print (`trainable params: N`)."""
+    hit = first_match(out.index, _TRAINABLE)
+    if hit:
+        out.set("trainable_params", int(hit[0].group(1).replace(",", "")), [hit[1]])

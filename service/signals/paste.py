@@ -1,0 +1,43 @@
+"""The input itself: its language, and whether it holds a log, an error, a config."""
+
+from __future__ import annotations
+
+import re
+
+from service.models import Parsed
+from service.signals.registry import Scope, extractor, signal
+from service.text import detect_lang
+
+_ERROR_HINT = re.compile(r"(?i)(Traceback \(most recent call last\)|\berror\b|exception|failed|killed|报错|错误)")
+
+
+@extractor(provides=[
+    signal("input.lang", "str",
+           "Language of the prose: `zh` when CJK characters make up a real share of it, else `en`.",
+           internal="picks the language of the answer (service/pipeline.py)"),
+    signal("input.has_log", "bool",
+           "The paste holds log output: metric lines, tracebacks, logger lines or errors.",
+           internal="a fusion feature (service/fusion.py) and the chat's question-or-report test (ui/conversation.py)"),
+    signal("input.has_error", "bool",
+           "The paste holds an error: a traceback, an `...Error:` line or a fatal message.",
+           internal="a fusion feature (service/fusion.py) and the chat's question-or-report test (ui/conversation.py)"),
+    signal("input.has_config", "bool",
+           "The paste holds a training config (YAML, JSON or command-line flags).",
+           internal="a fusion feature (service/fusion.py) and the chat's question-or-report test (ui/conversation.py)"),
+], requires=["exception.type"])
+def paste(parsed: Parsed, out: Scope) -> None:
+    """What the paste holds. Runs after `exceptions`: an exception line makes it an error report."""
+    first = parsed.lines[:1]
+    out.set("input.lang", detect_lang([line.text for line in parsed.lines]), first)
+    log_kinds = {"metrics", "traceback", "log"}
+    log_lines = [line for seg in parsed.segments if seg.kind in log_kinds for line in seg.lines[:1]]
+    if log_lines or parsed.metrics:
+        out.set("input.has_log", True, log_lines[:1] or [parsed.metrics[0].line])
+    error_lines = out.index.lines_matching(_ERROR_HINT, 1)
+    exception = out.get("exception.type")
+    if exception is not None or error_lines:
+        out.set("input.has_error", True, exception.lines if exception is not None else error_lines[:1])
+    config_facts = [f for f in parsed.facts if f.source in ("yaml", "json", "flag")]
+    if len(config_facts) >= 2:
+        out.set("input.has_config", True, [config_facts[0].line])
+

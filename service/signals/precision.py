@@ -1,0 +1,169 @@
+"""Precision, DeepSpeed and attention settings."""
+
+from __future__ import annotations
+
+import re
+
+from service.models import Line, Parsed
+from service.signals.facts import first_match, last_fact, truthy
+from service.signals.registry import Scope, extractor, signal
+
+_PROSE_PRECISION = re.compile(r"(?i)(?<![\w-])(bf16|fp16|bfloat16|float16|fp32|float32)(?![\w-])")
+_PRECISION_WORDS = {"bf16": "bf16", "bfloat16": "bf16", "fp16": "fp16", "float16": "fp16", "fp32": "fp32",
+                    "float32": "fp32"}
+_TRAINING_PRECISION = re.compile(
+    r"(?i)(?:train\w*|fine-?tun\w*|finetun\w*|训练|微调)\s*(?:in|with|using|under|使用|用)?\s*(bf16|fp16|bfloat16|float16|fp32)\b|"
+    r"(?:using|use|uses|with)\s+(bf16|fp16|bfloat16|float16|fp32)\s+(?:for\s+)?(?:training|computation|precision|mixed)|"
+    r"(bf16|fp16|bfloat16|float16|fp32)\s*(?:mixed[- ]precision\s+)?(?:training|训练|精度训练|微调)"
+)
+_PROSE_ADVICE = re.compile(r"(?i)(warn|recommend|instead|switch|chang|改|换|而不是|support)")
+
+
+@extractor(provides=[
+    signal("precision", "str",
+           "Mixed-precision mode of the run: `bf16`, `fp16` or `fp32` (YAML, flags, DeepSpeed or accelerate config)."),
+    signal("tf32", "bool", "TF32 matmuls requested (`tf32: true`, `--tf32 True`)."),
+    signal("model.dtype", "str",
+           "dtype the model is loaded in: `float16`, `bfloat16` or `float32` (torch_dtype / dtype)."),
+])
+def precision(parsed: Parsed, out: Scope) -> None:  # noqa: C901 - one branch per place a precision setting can be written
+    facts = parsed.facts
+    candidates: list[tuple[str, Line]] = []
+    for fact in facts:
+        key, value = fact.key, fact.value
+        if fact.path.endswith("bf16.enabled") or fact.path.endswith("fp16.enabled"):
+            if truthy(value):
+                candidates.append(("bf16" if "bf16" in fact.path else "fp16", fact.line))
+            continue
+        if key in ("bf16", "fp16", "pure_bf16") and truthy(value):
+            candidates.append(("bf16" if "bf16" in key else "fp16", fact.line))
+        elif key in ("mixed_precision", "precision", "mixed-precision") and value is False:
+            candidates.append(("fp32", fact.line))  # `mixed_precision: no` reads as a YAML boolean
+        elif key in ("mixed_precision", "precision", "mixed-precision") and isinstance(value, str):
+            low = value.lower()
+            if low in ("bf16", "fp16"):
+                candidates.append((low, fact.line))
+            elif low in ("no", "fp32", "32"):
+                candidates.append(("fp32", fact.line))
+    if not candidates:
+        # LLaMA-Factory prints the compute dtype at start-up.
+        hit = first_match(out.index, re.compile(r"compute dtype: torch\.(bfloat16|float16|float32)"))
+        if hit:
+            candidates.append(({"bfloat16": "bf16", "float16": "fp16", "float32": "fp32"}[hit[0].group(1)], hit[1]))
+    if not candidates:
+        # Prose ("8x A800, bf16 training"): only when exactly one precision is named, never in a library warning.
+        # Prose that names the precision sits at the top of a report: look at the first 200 prose lines only.
+        prose = [line for seg in parsed.segments if seg.kind == "prose" or seg.lines[0] is parsed.lines[0]
+                 for line in seg.lines][:200]
+        for pattern in (_TRAINING_PRECISION, _PROSE_PRECISION):  # "train in bf16" beats a bare mention
+            named: dict[str, Line] = {}
+            for line in prose:
+                if pattern is _PROSE_PRECISION and _PROSE_ADVICE.search(line.text):
+                    continue
+                for match in pattern.finditer(line.text):
+                    word = next(g for g in match.groups() if g) if match.groups() else match.group(0)
+                    named.setdefault(_PRECISION_WORDS[word.lower()], line)
+            if len(named) == 1:
+                candidates.extend(named.items())
+                break
+            if named:
+                break
+    if not candidates:
+        explicit_off = [f for f in facts if f.key in ("bf16", "fp16") and truthy(f.value) is False]
+        if {f.key for f in explicit_off} == {"bf16", "fp16"}:
+            candidates.append(("fp32", explicit_off[-1].line))
+    if candidates:
+        value, line = candidates[-1]
+        out.set("precision", value, [line for v, line in candidates if v == value][-3:])
+    tf32 = last_fact(facts, "tf32")
+    if tf32 is not None and truthy(tf32.value) is not None:
+        out.set("tf32", truthy(tf32.value), [tf32.line])
+    dtype = last_fact(facts, "torch_dtype", "dtype", "compute_dtype", "bnb_4bit_compute_dtype")
+    if dtype is not None and isinstance(dtype.value, str):
+        found = re.search(r"(bfloat16|float16|float32|bf16|fp16|fp32|half)", dtype.value.lower())
+        if found:
+            name = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32", "half": "float16"}.get(
+                found.group(1), found.group(1)
+            )
+            out.set("model.dtype", name, [dtype.line])
+    else:
+        hit = first_match(out.index, re.compile(r"torch_dtype\s*=\s*torch\.(float16|bfloat16|float32)"))
+        if hit:
+            out.set("model.dtype", hit[0].group(1), [hit[1]])
+
+
+_DS_FILE_STAGE = re.compile(r"(?i)(?:ds_?z|zero_?|zero-|stage_?|z)([0-3])(?:[_\-.]|config|offload|$)")
+_DS_PROSE_STAGE = re.compile(
+    r"(?i)\b(?:zero|deepspeed)[\s\-_]?(?:stage[\s\-_]?)?([123])\b|\bds_z([0-3])\b|ZeRO[- ]?([123])\b|\bstage[\s\-_]?(["
+        r"23])\b"
+)
+
+
+@extractor(provides=[
+    signal("deepspeed.enabled", "bool",
+           "DeepSpeed is used (a config file, a `deepspeed` key or launcher, or its log lines)."),
+    signal("deepspeed.stage", "int",
+           "ZeRO stage (from the JSON, an accelerate config, or a config file name like ds_z3)."),
+    signal("deepspeed.overlap_comm", "bool", "`overlap_comm` in the DeepSpeed zero_optimization section."),
+    signal("deepspeed.offload", "bool", "Optimizer or parameter offload to CPU/NVMe is configured."),
+])
+def deepspeed(parsed: Parsed, out: Scope) -> None:
+    facts = parsed.facts
+    config = last_fact(facts, "deepspeed", "deepspeed_config", "deepspeed_config_file")
+    lines_with_ds = [line for line in parsed.lines if "deepspeed" in line.text.lower()]
+    if config is not None and config.value not in (False, None, "", "null"):
+        out.set("deepspeed.enabled", True, [config.line])
+    elif lines_with_ds:
+        out.set("deepspeed.enabled", True, lines_with_ds[:1])
+    stage = last_fact(facts, "stage", "zero_stage")
+    if stage is not None and stage.source == "json" and "zero_optimization" not in stage.path:
+        stage = None
+    if stage is not None and stage.key == "stage" and stage.source not in ("json",):
+        stage = None  # LLaMA-Factory's `stage: sft` is the training stage, not ZeRO
+    if stage is not None and isinstance(stage.value, int) and 0 <= stage.value <= 3:
+        out.set("deepspeed.stage", stage.value, [stage.line])
+    elif config is not None and isinstance(config.value, str):
+        match = _DS_FILE_STAGE.search(config.value.rsplit("/", 1)[-1])
+        if match:
+            out.set("deepspeed.stage", int(match.group(1)), [config.line])
+    if not out.has("deepspeed.stage"):
+        hit = first_match(out.index, _DS_PROSE_STAGE)
+        if hit:
+            value = next(g for g in hit[0].groups() if g)
+            out.set("deepspeed.stage", int(value), [hit[1]])
+    overlap = last_fact(facts, "overlap_comm")
+    if overlap is not None and truthy(overlap.value) is not None:
+        out.set("deepspeed.overlap_comm", truthy(overlap.value), [overlap.line])
+    offload = [
+        f for f in facts
+        if (f.path.endswith("offload_optimizer.device") or f.path.endswith("offload_param.device")
+            or f.key in ("offload_optimizer_device", "offload_param_device"))
+        and isinstance(f.value, str) and f.value.lower() in ("cpu", "nvme")
+    ]
+    if offload:
+        out.set("deepspeed.offload", True, [offload[-1].line])
+
+
+@extractor(provides=[
+    signal("attn.impl", "str",
+           "Attention implementation: `eager`, `sdpa`, `fa2`, `auto` or `disabled` "
+           "(flash_attn / attn_implementation)."),
+])
+def attention(parsed: Parsed, out: Scope) -> None:
+    fact = last_fact(parsed.facts, "attn_implementation", "flash_attn", "attn_impl", "use_flash_attn",
+                 "use_flash_attention_2")
+    if fact is None:
+        return
+    value = fact.value
+    if fact.key in ("use_flash_attn", "use_flash_attention_2"):
+        truth = truthy(value)
+        impl = None if truth is None else ("fa2" if truth else "eager")
+    elif isinstance(value, bool):
+        impl = "fa2" if value else "disabled"
+    else:
+        low = str(value).lower()
+        impl = {"flash_attention_2": "fa2", "flash_attention_3": "fa2", "fa2": "fa2", "sdpa": "sdpa", "eager": "eager",
+                "auto": "auto", "disabled": "disabled", "none": "disabled"}.get(low)
+    if impl:
+        out.set("attn.impl", impl, [fact.line])
+
