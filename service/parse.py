@@ -45,19 +45,24 @@ def scalar(raw: str) -> object:
 # `'loss': 0.0`, `loss=0.0`, and the spaced `step 10 | loss 2.6 | grad_norm nan` style of other trainers.
 _METRIC = re.compile(
     r"(?<![\w.])['\"]?(loss|grad_norm|gnorm|grad norm|learning_rate|lr|epoch|step|global_step)['\"]?"
-    r"(?:\s*[:=]\s*|\s+)['\"]?(nan|-?inf(?:inity)?|[-+]?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)(?![\w.])",
+    r"(\s*[:=]\s*|\s+)['\"]?(nan|-?inf(?:inity)?|[-+]?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)(?![\w.])",
     re.IGNORECASE,
 )
 _ALIASES = {"lr": "learning_rate", "global_step": "step", "gnorm": "grad_norm", "grad norm": "grad_norm"}
+# The keys as the log usually spells them, already lowered and aliased (others take the general path).
+_KEYS = {spelling: _ALIASES.get(key, key)
+         for key in ("loss", "grad_norm", "gnorm", "grad norm", "learning_rate", "lr", "epoch", "step", "global_step")
+         for spelling in (key, key.upper())}
 
 
 def _metric_values(text: str) -> dict[str, float]:
     values: dict[str, float] = {}
     spaced = False
-    for match in _METRIC.finditer(text):
-        key, raw = match.group(1), match.group(2)
-        spaced = spaced or not re.search(r"[:=]", match.group(0))
-        key = _ALIASES.get(key.lower(), key.lower())
+    for key, separator, raw in _METRIC.findall(text):  # one C call; `:`/`=` can only be in the separator
+        if not spaced and ":" not in separator and "=" not in separator:
+            spaced = True
+        name = _KEYS.get(key)
+        key = name if name is not None else _ALIASES.get(key.lower(), key.lower())
         if key not in values:
             try:
                 values[key] = float(raw)

@@ -7,6 +7,10 @@ Python only touches the lines it keeps. The keep-worthy lines are found by liter
 pass (a superset of the error/warning pattern: RE2's ASCII `\b` matches wherever Python's Unicode `\b` does); each
 candidate is then confirmed with the original Python pattern, so exactly the same lines are kept as by a Python
 regex pass over every line, at disk speed.
+
+Metric values are parsed (`parse._metric_values`, a Python regex) only for the loss lines whose records can be
+kept: the first METRICS_KEEP records, the last METRICS_KEEP (found at the end, newest first, from a bounded buffer of
+unparsed loss lines) and the non-finite or zero-loss ones (only lines that `_maybe_odd` lets through can hold one).
 """
 
 from __future__ import annotations
@@ -45,6 +49,51 @@ class StreamedLog:
 def _interesting(values: dict[str, float]) -> bool:
     loss, norm = values.get("loss"), values.get("grad_norm")
     return loss == 0.0 or norm == 0.0 or any(v != v or v in (float("inf"), float("-inf")) for v in values.values())
+
+
+# Every line whose metric values can be `_interesting` matches this (tests/test_stream_prefilter.py checks it):
+# `_metric_values` takes a value from `nan`/`inf`/`infinity` (matched here by `nan|inf`, case-insensitive) or from a
+# number `[-+]?\d+(\.\d*)?([eE][-+]?\d+)?` that is preceded by a non-digit, non-dot character. In an ASCII line such
+# a number is 0.0 only when its digits are all zeros (the last alternative: zeros, an optional dot and zeros, then
+# neither a digit nor a dot) or when it underflows, and it is infinite only when it overflows; neither can happen
+# with fewer than 200 digits in each digit run and an exponent of at most two digits (|value| stays within
+# 1e-299..1e299). A non-ASCII line (Unicode digits such as `０` are digits to Python's `\d`) always goes the slow way;
+# on ASCII text RE2's `\d` and case folding are Python's. A one-pattern RE2 set: its Match is a thinner call than
+# search (~0.6 us a line; Python's re ~8 us).
+_MAYBE_ODD = re2.Set.SearchSet()
+_MAYBE_ODD.Add(r"(?i)nan|inf|\d{200}|e[-+]?\d{3}|(?:^|[^\d.])0+(?:\.0*)?(?:[^\d.]|$)")
+_MAYBE_ODD.Compile()
+
+
+def _maybe_odd(text: str) -> bool:
+    return not text.isascii() or _MAYBE_ODD.Match(text) is not None
+
+
+def _record(part: str, number: int, text: str) -> MetricRecord | None:
+    values = _metric_values(text)
+    if "loss" in values and len(values) >= 2:
+        return MetricRecord(Line(part, number, clean_line(text)), values)
+    return None
+
+
+# Unparsed loss lines buffered before the older ones are dropped (about one in eight is parsed), and the longest
+# line buffered (a longer one is parsed at once): the buffer holds at most 8M characters whatever the log.
+PENDING_LINES = 8 * METRICS_KEEP
+PENDING_LINE_CHARS = 512
+
+
+def _newest_records(part: str, pending: list[tuple[int, str]], keep: int) -> list[MetricRecord]:
+    """The last `keep` metric records among `pending` (loss lines in file order), oldest first: parsed newest
+    first, stopping as soon as `keep` are found."""
+    found: list[MetricRecord] = []
+    for number, text in reversed(pending):
+        record = _record(part, number, text)
+        if record is not None:
+            found.append(record)
+            if len(found) >= keep:
+                break
+    found.reverse()
+    return found
 
 
 def _matching_lines(text: str, pattern: re.Pattern[str], base: int):  # noqa: ANN202 - iterator
@@ -110,7 +159,13 @@ def stream_file(path: Path, part: str = "input") -> StreamedLog:  # noqa: C901 -
     middle: list[Line] = []
     first_metrics: list[MetricRecord] = []
     last_metrics: deque[MetricRecord] = deque(maxlen=METRICS_KEEP)
+    pending: list[tuple[int, str]] = []  # loss lines after the first records, newer than last_metrics, unparsed
     odd_metrics: list[MetricRecord] = []
+
+    def flush() -> None:
+        last_metrics.extend(_newest_records(part, pending, METRICS_KEEP))
+        pending.clear()
+
     seen_lines = 0
     total_bytes = 0
     carry = ""
@@ -133,21 +188,31 @@ def stream_file(path: Path, part: str = "input") -> StreamedLog:  # noqa: C901 -
                 break
             # Line numbers as `grep -n` counts them: a bare \r (a progress bar redrawn in place) does not end a
             # line; of its frames the last, the state the terminal showed, is kept. RE2: linear, C speed.
-            text = _EARLIER_FRAMES.sub("", text.replace("\r\n", "\n"))
+            if "\r" in text:
+                text = _EARLIER_FRAMES.sub("", text.replace("\r\n", "\n"))
             base = seen_lines
             if len(head) < HEAD_LINES:
                 first = text.split("\n", HEAD_LINES - len(head))[:HEAD_LINES - len(head)]
                 head.extend(Line(part, base + i + 1, clean_line(t)) for i, t in enumerate(first))
             for number, line_text in _loss_lines(text, base):
-                values = _metric_values(line_text)
-                if "loss" in values and len(values) >= 2:
-                    record = MetricRecord(Line(part, number, clean_line(line_text)), values)
-                    if len(first_metrics) < METRICS_KEEP:
+                if len(first_metrics) < METRICS_KEEP:
+                    record = _record(part, number, line_text)
+                    if record is not None:
                         first_metrics.append(record)
-                    else:
+                    continue
+                if len(odd_metrics) < METRICS_KEEP and _maybe_odd(line_text):
+                    record = _record(part, number, line_text)
+                    if record is not None and _interesting(record.values):
+                        odd_metrics.append(record)
+                if len(line_text) > PENDING_LINE_CHARS:
+                    flush()
+                    record = _record(part, number, line_text)
+                    if record is not None:
                         last_metrics.append(record)
-                        if _interesting(values) and len(odd_metrics) < METRICS_KEEP:
-                            odd_metrics.append(record)
+                else:
+                    pending.append((number, line_text))
+                    if len(pending) >= PENDING_LINES:
+                        flush()
             if len(middle) < MIDDLE_BUDGET:
                 for number, line_text in _salient_lines(text, base):
                     if number > HEAD_LINES:
@@ -160,6 +225,7 @@ def stream_file(path: Path, part: str = "input") -> StreamedLog:  # noqa: C901 -
             seen_lines += text.count("\n") + 1
             if not raw:
                 break
+    flush()
     tail_start = seen_lines - len(tail) + 1
     kept: dict[int, Line] = {line.number: line for line in head}
     kept.update({line.number: line for line in middle if line.number < tail_start})
