@@ -52,12 +52,15 @@ def main() -> None:
             elapsed = time.perf_counter() - started
             results[mode] = {"reports": stats.processed, "seconds": round(elapsed, 1),
                              "reports_per_s": round(stats.processed / elapsed, 1)}
+    load = os.getloadavg()  # other processes on the same cores make every figure slower: print it with them
     OUT.mkdir(exist_ok=True)
-    (OUT / "triage.json").write_text(json.dumps({"workers": args.workers, "export_bytes": size, **results}, indent=2))
+    (OUT / "triage.json").write_text(json.dumps({"workers": args.workers, "export_bytes": size,
+                                                 "load_average": [round(x, 2) for x in load], **results}, indent=2))
     print(f"| mode ({args.reports} reports, {size / 1e6:.1f} MB export, {args.workers} workers) | seconds | reports/s |")
     print("|---|---|---|")
     for mode, r in results.items():
         print(f"| {mode} | {r['seconds']} | {r['reports_per_s']} |")
+    print(f"load average after the runs: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
 
 
 if __name__ == "__main__":

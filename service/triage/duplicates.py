@@ -19,23 +19,27 @@ DUPLICATE_SIMILARITY = 0.85
 class DuplicateIndex:
     threshold: float = DUPLICATE_SIMILARITY
     _ids: dict[str, list[str]] = field(default_factory=dict)
-    _vectors: dict[str, np.ndarray] = field(default_factory=dict)
+    _vectors: dict[str, np.ndarray] = field(default_factory=dict)  # per diagnosis: unit rows, then spare capacity
 
-    def add(self, report_id: str, diagnosis_id: str | None, vector: list[float] | None) -> tuple[str, float] | None:
+    def add(self, report_id: str, diagnosis_id: str | None,
+            vector: list[float] | np.ndarray | None) -> tuple[str, float] | None:
         """Register a report; return (earlier report id, similarity) when it duplicates one."""
         if diagnosis_id is None or vector is None:
             return None
-        unit = np.asarray(vector, dtype=np.float32)
+        unit = np.array(vector, dtype=np.float32)
         unit /= float(np.linalg.norm(unit)) or 1.0
         found = None
-        matrix = self._vectors.get(diagnosis_id)
-        if matrix is not None:
-            similarities = matrix @ unit
+        ids = self._ids.setdefault(diagnosis_id, [])
+        buffer = self._vectors.get(diagnosis_id)
+        if ids and buffer is not None:
+            similarities = buffer[:len(ids)] @ unit
             best = int(np.argmax(similarities))
             if round(float(similarities[best]), 4) >= self.threshold:  # rounded: float noise never flips a link
-                found = (self._ids[diagnosis_id][best], round(float(similarities[best]), 3))
-            self._vectors[diagnosis_id] = np.vstack([matrix, unit])
-        else:
-            self._vectors[diagnosis_id] = unit[None, :]
-        self._ids.setdefault(diagnosis_id, []).append(report_id)
+                found = (ids[best], round(float(similarities[best]), 3))
+        if buffer is None or len(ids) == len(buffer):  # grow by doubling: adding n reports copies O(n) rows
+            grown = np.empty((max(4, 2 * len(ids)), len(unit)), dtype=np.float32)
+            grown[:len(ids)] = buffer[:len(ids)] if buffer is not None else grown[:0]
+            self._vectors[diagnosis_id] = buffer = grown
+        buffer[len(ids)] = unit
+        ids.append(report_id)
         return found

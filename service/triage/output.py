@@ -41,11 +41,14 @@ class ResumableOutput:
                 f.truncate(good_end)
 
     def write(self, row: dict) -> None:
-        line = (json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8")
-        view = memoryview(line)
+        self.write_line(str(row.get("id")), json.dumps(row, ensure_ascii=False), row)
+
+    def write_line(self, row_id: str, text: str, row: dict) -> None:
+        """Append `text` (a row already serialised, no newline) as one line; `row` holds what `summarize` reads."""
+        view = memoryview((text + "\n").encode("utf-8"))
         while view:  # one write() in practice; loop only for a short write
             view = view[os.write(self._fd, view):]
-        self.done[str(row.get("id"))] = self.summarize(row)
+        self.done[row_id] = self.summarize(row)
 
     def close(self) -> None:
         os.close(self._fd)

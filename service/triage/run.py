@@ -13,6 +13,7 @@ written. With --server the reports go to a running `tunedoc serve` instead.
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import sys
@@ -20,6 +21,9 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
 
 from service.gaps import group_lines, render_gaps, salient_line
 from service.redact import redact
@@ -33,6 +37,7 @@ from service.triage.textdup import TextDuplicates, TextMatch
 
 _STATE: dict = {}
 SERVER_BATCH = 50
+CHUNKSIZE = 8  # reports per task sent to a worker
 
 
 @dataclass
@@ -58,18 +63,37 @@ class TriageStats:
 
 
 def _init_worker(retrieval: bool, label_map: dict) -> None:
+    """Load what a worker keeps for its life: the rules, and with retrieval the retriever (store, case index) and the
+    embedding model, each once. The rules' catalogue serves the retriever too (parsing kb/ twice cost ~1 s)."""
+    from service.api.batching import limit_blas_threads
     from service.config import apply_offline_env
     from service.pipeline import load_rules
 
     apply_offline_env()
+    # One BLAS thread for everything outside the embedding's own limit (dense search, fusion): a 2-thread BLAS call
+    # between forward passes wakes a thread that a busy core may not schedule, which made triage 2.5x slower.
+    limit_blas_threads(1)
     _STATE["rules"] = load_rules()
     _STATE["rules"].warm()
     _STATE["labels"] = LabelMap(label_map)
     _STATE["retriever"] = None
     if retrieval:
-        from service.retrieval import open_retriever
+        _STATE["retriever"] = _open_retriever(_STATE["rules"].catalogue)
 
-        _STATE["retriever"] = open_retriever(build_if_stale=False)
+
+def _open_retriever(catalogue):  # noqa: ANN001, ANN202 - Catalogue -> Retriever
+    """`open_retriever(build_if_stale=False)`, reusing an already loaded catalogue of the same kb/."""
+    from service.config import get_settings
+    from service.embeddings import PackagedEmbeddings
+    from service.kb import Catalogue
+    from service.retrieval import Retriever
+    from service.store import open_vector_store
+
+    settings = get_settings()
+    if Path(catalogue.root).resolve() != Path(settings.kb_dir).resolve():
+        catalogue = Catalogue.load(settings.kb_dir)
+    embeddings = PackagedEmbeddings(settings.embedding_model)
+    return Retriever(catalogue, open_vector_store(settings, embeddings, settings.embedding_model), embeddings)
 
 
 def summarize(row: dict) -> dict:
@@ -88,8 +112,6 @@ def summarize(row: dict) -> dict:
 
 def read_summaries(path: Path) -> dict[str, dict]:
     """The summaries of a triage output file (whole lines only; the last line for an id wins)."""
-    import json
-
     done: dict[str, dict] = {}
     with path.open(encoding="utf-8") as lines:
         for line in lines:
@@ -118,12 +140,51 @@ def _meta(report: Report, result, salient: str, labels: LabelMap, started: float
     }  # no timings in a row: the same export gives the same bytes (the run's throughput line has the timing)
 
 
-def process(report: Report) -> tuple[dict, list[float] | None]:
+class Row(NamedTuple):
+    """One finished report as it crosses the process boundary: the output line's JSON without its `triage` block
+    (serialised in the worker), the `triage` block (the parent adds duplicate links to it), the few fields the
+    summary reads, and the embedding duplicates compare (float32). A few KB instead of the whole nested row."""
+
+    id: str | int
+    body: str  # json.dumps of the row without "triage", as the output line writes it
+    meta: dict | None  # the triage block; None for a report that could not be read
+    top: dict  # id, title, status, confidence of the top diagnosis ({} without one)
+    lang: str | None
+    error: dict | None
+    vector: np.ndarray | None
+
+    @classmethod
+    def of(cls, row: dict, vector: list[float] | np.ndarray | None = None) -> Row:
+        """From a whole output row (the triage block, when there is one, is its last key)."""
+        meta = row.get("triage")
+        body = {k: v for k, v in row.items() if k != "triage"}
+        top = (row.get("diagnoses") or [{}])[0]
+        return cls(row["id"], json.dumps(body, ensure_ascii=False), meta,
+                   {k: top[k] for k in ("id", "title", "status", "confidence") if k in top}, row.get("lang"),
+                   row.get("error"), None if vector is None else np.asarray(vector, dtype=np.float32))
+
+    def line(self) -> str:
+        """The output line (without its newline): byte for byte json.dumps of the whole row."""
+        if self.meta is None:
+            return self.body
+        return self.body[:-1] + ', "triage": ' + json.dumps(self.meta, ensure_ascii=False) + "}"
+
+    def summary_row(self) -> dict:
+        """A row with just what `summarize` reads."""
+        row: dict = {"id": self.id, "lang": self.lang, "diagnoses": [self.top] if self.top else []}
+        if self.error is not None:
+            row["error"] = self.error
+        if self.meta is not None:
+            row["triage"] = self.meta
+        return row
+
+
+def process(report: Report) -> Row:
     """One report -> its output row (without duplicate links) and the embedding of its salient lines."""
     from service.pipeline import diagnose_with_query
 
     if report.error:
-        return {"id": report.id, "error": {"code": report.error_code, "message": report.error}}, None
+        return Row.of({"id": report.id, "error": {"code": report.error_code, "message": report.error}})
     started = time.perf_counter()
     result, salient, query_vector = diagnose_with_query(report.text, rules=_STATE["rules"],
                                                         retriever=_STATE["retriever"])
@@ -136,7 +197,7 @@ def process(report: Report) -> tuple[dict, list[float] | None]:
         # The query was that very text (nothing redacted or cut): its vector is the one a resume computes.
         same = meta["salient"] == salient and query_vector is not None
         vector = query_vector if same else retriever.embeddings.embed_query(meta["salient"])
-    return {"id": report.id, **result.model_dump(mode="json"), "triage": meta}, vector
+    return Row.of({"id": report.id, **result.model_dump(mode="json"), "triage": meta}, vector)
 
 
 def _progress(total: int, enabled: bool):  # noqa: ANN202 - tqdm or a no-op
@@ -147,7 +208,7 @@ def _progress(total: int, enabled: bool):  # noqa: ANN202 - tqdm or a no-op
     return tqdm(total=total, unit="report", file=sys.stderr, dynamic_ncols=True, smoothing=0.1)
 
 
-def _remote_rows(reports: list[Report], server: str, labels: LabelMap):  # noqa: ANN202 - iterator of (row, None)
+def _remote_rows(reports: list[Report], server: str, labels: LabelMap) -> Iterator[Row]:
     """The server diagnoses; labels, draft replies and gap lines are made here from its answer, as in local mode."""
     from service.client import TunedocClient
     from service.models import DiagnoseResult
@@ -164,14 +225,14 @@ def _remote_rows(reports: list[Report], server: str, labels: LabelMap):  # noqa:
                 [{"id": r.id, "title": r.title, "body": r.body} for r in good])} if good else {}
             for report in batch:
                 if report.error:
-                    yield {"id": report.id, "error": {"code": report.error_code, "message": report.error}}, None
+                    yield Row.of({"id": report.id, "error": {"code": report.error_code, "message": report.error}})
                 else:
                     started = time.perf_counter()
                     row = results[str(report.id)]
                     result = DiagnoseResult.model_validate({k: v for k, v in row.items() if k != "id"})
                     parsed = parse(as_parts(report.text))
                     salient = salient_text(parsed, extract_signals(parsed))
-                    yield {**row, "triage": _meta(report, result, salient, labels, started)}, None
+                    yield Row.of({**row, "triage": _meta(report, result, salient, labels, started)})
 
 
 def triage(source: Path, output: Path | None = None, *, fmt: str | None = None, workers: int | None = None,
@@ -186,41 +247,31 @@ def triage(source: Path, output: Path | None = None, *, fmt: str | None = None, 
     if len(todo) < 4 * workers:
         workers = 1  # spawning a worker costs seconds of model loading: not worth it for a handful of reports
     label_map = LabelMap.load(labels).mapping
-    duplicates = DuplicateIndex()
-    text_matches = _text_duplicates(reports)
-    if out and retrieval and not server:
-        _rebuild_duplicates(duplicates, out.done, retrieval)
     bar = _progress(len(todo), progress)
     pool = None
     gap_lines: list[tuple[str, str]] = []
-    rows: Iterator[tuple[dict, list[float] | None]]
+    rows: Iterator[Row]
     try:
+        if todo and not server and workers > 1:
+            # Start the workers first: they load the rules, the model and the store while this process computes the
+            # text duplicates and, on resume, re-embeds the reports already written.
+            ctx = multiprocessing.get_context("spawn")  # fork after Chroma/BLAS threads start is unsafe
+            os.environ.setdefault("TUNEDOC_EMBED_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
+            pool = ctx.Pool(workers, initializer=_init_worker, initargs=(retrieval, label_map))
+        duplicates = DuplicateIndex()
+        text_matches = _text_duplicates(reports)
+        if out and retrieval and not server:
+            _rebuild_duplicates(duplicates, out.done, retrieval)
         if not todo:
             rows = iter(())  # everything was done by an earlier run: no need to load the rules
         elif server:
             rows = _remote_rows(todo, server, LabelMap(label_map))
-        elif workers == 1:
+        elif pool is None:
             _init_worker(retrieval, label_map)
             rows = map(process, todo)
         else:
-            ctx = multiprocessing.get_context("spawn")  # fork after Chroma/BLAS threads start is unsafe
-            os.environ.setdefault("TUNEDOC_EMBED_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
-            pool = ctx.Pool(workers, initializer=_init_worker, initargs=(retrieval, label_map))
-            rows = pool.imap(process, todo, chunksize=4)
-        for row, vector in rows:
-            meta = row.get("triage")
-            if meta is not None and not row.get("diagnoses") and meta.get("gap_line"):
-                gap_lines.append((str(row["id"]), meta["gap_line"]))
-            if meta is not None:
-                _link_duplicate(row, meta, vector, duplicates, text_matches)
-            if out:
-                out.write(row)
-            else:
-                import json
-
-                sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
-            if bar is not None:
-                bar.update(1)
+            rows = pool.imap(process, todo, chunksize=CHUNKSIZE)
+        _consume(rows, out, bar, duplicates, text_matches, gap_lines)
     finally:
         if pool is not None:
             pool.terminate()
@@ -237,13 +288,31 @@ def triage(source: Path, output: Path | None = None, *, fmt: str | None = None, 
     return stats
 
 
-def _link_duplicate(row: dict, meta: dict, vector: list[float] | None, duplicates: DuplicateIndex,
-                    text_matches: dict[str, TextMatch]) -> None:
+def _consume(rows: Iterator[Row], out: ResumableOutput | None, bar, duplicates: DuplicateIndex,  # noqa: ANN001
+             text_matches: dict[str, TextMatch], gap_lines: list[tuple[str, str]]) -> None:
+    """Link, write and count each finished report, in input order."""
+    for row in rows:
+        meta = row.meta
+        if meta is not None and not row.top and meta.get("gap_line"):
+            gap_lines.append((str(row.id), meta["gap_line"]))
+        if meta is not None:
+            _link_duplicate(row, duplicates, text_matches)
+        if out:
+            out.write_line(str(row.id), row.line(), row.summary_row())
+        else:
+            sys.stdout.write(row.line() + "\n")
+        if bar is not None:
+            bar.update(1)
+
+
+def _link_duplicate(row: Row, duplicates: DuplicateIndex, text_matches: dict[str, TextMatch]) -> None:
     """The same or near-identical text first; else the same diagnosis with similar salient lines."""
+    meta = row.meta
+    assert meta is not None
     match = None
-    if vector is not None:  # registered even when the text decides, so later reports can link to this one
-        match = duplicates.add(str(row["id"]), meta.get("category") and row["diagnoses"][0]["id"], vector)
-    text = text_matches.get(str(row["id"]))
+    if row.vector is not None:  # registered even when the text decides, so later reports can link to this one
+        match = duplicates.add(str(row.id), meta.get("category") and row.top["id"], row.vector)
+    text = text_matches.get(str(row.id))
     if text is not None:
         meta.update(duplicate_of=text.earlier, duplicate_kind=text.kind, duplicate_similarity=text.similarity)
     elif match:
