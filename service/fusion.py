@@ -14,6 +14,7 @@ where they are decisive: a cause whose articles are all ruled out by an
 
 from __future__ import annotations
 
+import heapq
 import json
 import math
 import re
@@ -129,7 +130,7 @@ def _rank_by_category(ids: list[str], catalogue: Catalogue) -> dict[str, int]:
 
 def _votes(scores: dict[str, float], cause_of: dict[str, str],
            k: int) -> tuple[dict[str, float], list[tuple[str, float]]]:
-    top = sorted(scores.items(), key=lambda x: (-x[1], x[0]))[:k]
+    top = heapq.nsmallest(k, scores.items(), key=lambda x: (-x[1], x[0]))  # = sorted(...)[:k]: ids break ties
     total = sum(max(s, 0.0) for _, s in top) or 1.0
     votes: dict[str, float] = {}
     for case_id, score in top:
