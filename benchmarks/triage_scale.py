@@ -87,7 +87,9 @@ def main() -> None:
     from service.kb import Catalogue
 
     base = Catalogue.load()
-    rule_sets = {1: RuleSet(base), args.kb: RuleSet(scaled_catalogue(base, args.kb))}
+    # args.kb: every copy fires on the same evidence (worst case); -args.kb: copies about other evidence.
+    rule_sets = {1: RuleSet(base), args.kb: RuleSet(scaled_catalogue(base, args.kb)),
+                 -args.kb: RuleSet(scaled_catalogue(base, args.kb, distinct=True))}
     for rules in rule_sets.values():
         rules.warm()
     retriever = _open_retriever(base)
@@ -106,7 +108,7 @@ def main() -> None:
         return one
 
     outcome_of = {id(item): outcome for item, outcome in zip(knn_items, outcomes, strict=True)}
-    rules_ms: dict[int, list[float]] = {1: [], args.kb: []}
+    rules_ms: dict[int, list[float]] = {1: [], args.kb: [], -args.kb: []}
     knn_ms: dict[int, list[float]] = {1: [], args.cases: []}
     for _ in range(args.rounds):
         for factor, rules in rule_sets.items():
@@ -117,10 +119,13 @@ def main() -> None:
     print(f"{args.reports} reports, CPU ms per report (best of {args.rounds}), load average {load[0]:.2f}")
     print("| measure | x1 | scaled | ratio | goal <= 3x |")
     print("|---|---|---|---|---|")
-    r1, rn = min(rules_ms[1]), min(rules_ms[args.kb])
+    r1, rn, rd = min(rules_ms[1]), min(rules_ms[args.kb]), min(rules_ms[-args.kb])
     k1, kn = min(knn_ms[1]), min(knn_ms[args.cases])
-    print(f"| rules (RuleSet.evaluate), KB x{args.kb} ({len(rule_sets[args.kb].catalogue.articles)} articles) | "
-          f"{r1:.2f} | {rn:.2f} | {rn / r1:.2f} | {'met' if rn <= 3 * r1 else 'not met'} |")
+    print(f"| rules (RuleSet.evaluate), KB x{args.kb} ({len(rule_sets[args.kb].catalogue.articles)} articles), "
+          f"every copy firing on the same evidence | {r1:.2f} | {rn:.2f} | {rn / r1:.2f} | "
+          f"{'met' if rn <= 3 * r1 else 'not met'} |")
+    print(f"| rules, KB x{args.kb}, copies about other evidence (a KB grown by new causes) | "
+          f"{r1:.2f} | {rd:.2f} | {rd / r1:.2f} | {'met' if rd <= 3 * r1 else 'not met'} |")
     print(f"| kNN (retrieve + fusion.candidates), case base x{args.cases} "
           f"({len(retrievers[args.cases].cause_of)} cases) | {k1:.2f} | {kn:.2f} | {kn / k1:.2f} | "
           f"{'met' if kn <= 3 * k1 else 'not met'} |")

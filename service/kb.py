@@ -320,7 +320,17 @@ class Catalogue:
         return cls(articles, groups, fixtures, root, patterns)
 
     def members(self, group_id: str) -> list[Article]:
-        return [a for a in self.articles if group_id in a.groups]
+        return self._members.get(group_id, [])
+
+    @cached_property
+    def _members(self) -> dict[str, list[Article]]:
+        """Group id -> its articles, in id order (looked up for every input: a scan of the KB each time would make
+        rule cost grow with the size of the KB)."""
+        members: dict[str, list[Article]] = {}
+        for article in self.articles:
+            for group_id in article.groups:
+                members.setdefault(group_id, []).append(article)
+        return members
 
     @cached_property
     def fingerprint(self) -> str:

@@ -22,11 +22,13 @@ Status = Literal["holds", "fails", "unknown"]
 MAX_EVIDENCE_LINES = 5
 SET_SIZE = 1000
 # A paste of a few dozen lines explores few states of a big set's DFA but pays to build each new one, which grows
-# with the set; small sets keep their states cheap and cached (a real report: ~0.9 ms against ~2 ms). A long log
-# repeats states, where one big set wins (fewer calls per line). Both give the same matches.
-SMALL_SET_SIZE = 32
+# with the set. For those, RE2's atom prefilter (FilteredRE2): a line's literal atoms pick the few patterns worth
+# running (a real report: ~0.4 ms against ~2 ms with the set). A long log repeats its states, where the big set
+# wins, and so does a KB many times today's size. Both give the same matches (tests/unit/test_rules_shards.py).
 SMALL_INPUT_LINES = 200
-MAX_SMALL_SHARDS = 16  # beyond that (a much larger KB) the calls per line cost more than the states save
+FILTER_SIZE = 1000  # patterns per FilteredRE2: larger ones can fail to compile
+MAX_FILTER_SHARDS = 4  # beyond that (a KB many times today's) one call per shard and line costs more than the
+# set's states: the sets take every input
 DIAGNOSIS_THRESHOLD = 1.0
 
 
@@ -144,6 +146,10 @@ class RuleSet:
                 else:
                     self.by_signal.setdefault(matcher.signal or "", []).append(article)
 
+    @cached_property
+    def _inactive_results(self) -> dict[str, ArticleResult]:
+        return {a.id: _inactive(a) for a in self.catalogue.articles}
+
     def _all_matchers(self) -> list[Matcher]:
         matchers: list[Matcher] = []
         for group in self.catalogue.groups.values():
@@ -159,12 +165,21 @@ class RuleSet:
         return self._shards(SET_SIZE)
 
     @cached_property
-    def _small_sets(self) -> list[tuple[int, re2.Set]]:
-        return self._shards(SMALL_SET_SIZE)
-
-    @property
-    def _use_small(self) -> bool:
-        return len(self.patterns) <= SMALL_SET_SIZE * MAX_SMALL_SHARDS
+    def _filters(self) -> list[tuple[int, re2.Filter]] | None:
+        """The patterns as atom-prefiltered shards, or None if RE2 cannot build one (then the sets do all inputs)."""
+        if len(self.patterns) > FILTER_SIZE * MAX_FILTER_SHARDS:
+            return None
+        shards = []
+        try:
+            for offset in range(0, len(self.patterns), FILTER_SIZE):
+                prefilter = re2.Filter()
+                for pattern in self.patterns[offset:offset + FILTER_SIZE]:
+                    prefilter.Add(pattern)
+                prefilter.Compile()
+                shards.append((offset, prefilter))
+        except re2.error:
+            return None
+        return shards
 
     def _shards(self, size: int) -> list[tuple[int, re2.Set]]:
         shards = []
@@ -185,15 +200,20 @@ class RuleSet:
     def scan(self, lines: list[Line]) -> dict[int, list[Line]]:
         """Pattern index -> the lines it matches (at most MAX_EVIDENCE_LINES kept each)."""
         hits: dict[int, list[Line]] = {}
-        shards = self._small_sets if len(lines) <= SMALL_INPUT_LINES and self._use_small else self._sets
+        filters = self._filters if len(lines) <= SMALL_INPUT_LINES else None
+        shards = self._sets
         memo: dict[str, list[int]] = {}  # repeated lines (warnings, progress bars) are matched once
         for line in lines:
             if not line.text:
                 continue
             found = memo.get(line.text)
             if found is None:
-                found = memo[line.text] = [offset + i for offset, shard in shards
-                                           for i in (shard.Match(line.text) or ())]
+                if filters is not None:
+                    encoded = line.text.encode("utf-8")  # once, not once per shard
+                    found = [offset + i for offset, prefilter in filters for i in (prefilter.Match(encoded) or ())]
+                else:
+                    found = [offset + i for offset, shard in shards for i in (shard.Match(line.text) or ())]
+                memo[line.text] = found
             for index in found:
                 kept = hits.setdefault(index, [])
                 if len(kept) < MAX_EVIDENCE_LINES:
@@ -206,9 +226,8 @@ class RuleSet:
         lines = [Line("warm", i, text) for fixtures in self.catalogue.fixtures.values() for f in fixtures
                  for i, text in enumerate(f.text.splitlines(), start=1)]
         self.scan(lines)  # the big sets
-        if self._use_small:  # the small ones, as a short paste uses them
-            for start in range(0, len(lines), SMALL_INPUT_LINES):
-                self.scan(lines[start:start + SMALL_INPUT_LINES])
+        for start in range(0, len(lines), SMALL_INPUT_LINES):  # the prefilters, as a short paste uses them
+            self.scan(lines[start:start + SMALL_INPUT_LINES])
 
     def span(self, pattern: str, text: str) -> tuple[int, int] | None:
         match = self.compiled[self.index[pattern]].search(text)
@@ -233,8 +252,8 @@ class RuleSet:
         for group_id, held in group_held.items():
             if held:
                 woken.update((a.id, a) for a in self.catalogue.members(group_id))
-        results = {a.id: self._evaluate_article(a, run) if a.id in woken else _inactive(a)
-                   for a in self.catalogue.articles}
+        results = dict(self._inactive_results)  # shared and never changed: only woken results are (defaults)
+        results.update((article_id, self._evaluate_article(a, run)) for article_id, a in woken.items())
         active: list[Group] = []
         group_hits: dict[str, list[MatcherResult]] = {}
         for group in self.catalogue.groups.values():
