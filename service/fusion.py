@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from service.cases import OUT_OF_SCOPE
 from service.kb import KB_DIR, Catalogue
 from service.rules import RuleOutcome
@@ -128,9 +130,45 @@ def _rank_by_category(ids: list[str], catalogue: Catalogue) -> dict[str, int]:
     return ranks
 
 
+def _usable(scores: dict[str, float], cause_of: dict[str, str]) -> dict[str, float]:
+    """The scores of the cases retrieval may use: all of them when serving (no copy), fewer in cross-validation."""
+    return scores if scores.keys() <= cause_of.keys() else {i: s for i, s in scores.items() if i in cause_of}
+
+
+def _top(scores: dict[str, float], k: int) -> list[tuple[str, float]]:
+    """The k best (case id, score), best first, ids breaking ties: = sorted(...)[:k], without sorting every case."""
+    if len(scores) > 4 * k:
+        values = np.fromiter(scores.values(), dtype=float, count=len(scores))
+        kth = float(np.partition(values, len(values) - k)[len(values) - k])
+        pool = [(i, s) for i, s in scores.items() if s >= kth]  # holds the top k, ties included
+    else:
+        pool = list(scores.items())
+    return heapq.nsmallest(k, pool, key=lambda x: (-x[1], x[0]))
+
+
+def _top_by_cause(scores: dict[str, float], cause_of: dict[str, str], wanted: set[str]) -> dict[str, float]:
+    """The best score of each wanted cause, and of the best in-scope cause under the key "", scanning the cases in
+    descending order until all are found (a cause with no case stays absent)."""
+    ids = list(scores)
+    values = np.fromiter(scores.values(), dtype=float, count=len(ids))
+    found: dict[str, float] = {}
+    missing = set(wanted) | {""}
+    for index in np.argsort(-values, kind="stable").tolist():
+        cause = cause_of.get(ids[index])
+        if cause is None:
+            continue
+        for key in (cause, "" if cause != OUT_OF_SCOPE else None):
+            if key in missing:
+                found[key] = float(values[index])
+                missing.discard(key)
+        if not missing:
+            break
+    return found
+
+
 def _votes(scores: dict[str, float], cause_of: dict[str, str],
            k: int) -> tuple[dict[str, float], list[tuple[str, float]]]:
-    top = heapq.nsmallest(k, scores.items(), key=lambda x: (-x[1], x[0]))  # = sorted(...)[:k]: ids break ties
+    top = _top(scores, k)
     total = sum(max(s, 0.0) for _, s in top) or 1.0
     votes: dict[str, float] = {}
     for case_id, score in top:
@@ -144,17 +182,11 @@ def candidates(catalogue: Catalogue, outcome: RuleOutcome, hits: RetrievalHits, 
                signals: dict | None = None, text: str = "") -> tuple[list[Candidate], dict[str, float]]:
     """The causes worth ranking for one input with their features, and the report's own features. `cause_of`: case
     id -> cause, restricted to the cases retrieval may use (cross-validation leaves the fold under test out)."""
-    dense = {i: s for i, s in hits.case_dense.items() if i in cause_of}
-    bm25 = {i: s for i, s in hits.case_bm25.items() if i in cause_of}
+    dense = _usable(hits.case_dense, cause_of)
+    bm25 = _usable(hits.case_bm25, cause_of)
     dense_votes, dense_top = _votes(dense, cause_of, K_NEIGHBOURS)
     bm25_votes, _ = _votes(bm25, cause_of, K_NEIGHBOURS)
     best_case = max(dense.values(), default=0.0)
-    top_by_cause: dict[str, float] = {}
-    for case_id, sim in dense.items():
-        cause = cause_of[case_id]
-        top_by_cause[cause] = max(top_by_cause.get(cause, -1.0), sim)
-    oos_top = top_by_cause.get(OUT_OF_SCOPE, 0.0)
-    in_scope_top = max((s for c, s in top_by_cause.items() if c != OUT_OF_SCOPE), default=0.0)
     art_rank = _rank_by_category([h.id for h in hits.articles], catalogue)
     bm25_rank = _rank_by_category(hits.article_bm25, catalogue)
     best_article_dense = max(hits.article_dense.values(), default=0.0)
@@ -169,6 +201,9 @@ def candidates(catalogue: Catalogue, outcome: RuleOutcome, hits: RetrievalHits, 
     proposed |= {c for c, v in bm25_votes.items() if v > 0} | active
     proposed |= {r.article.category for r in outcome.articles.values() if r.status in ("diagnosed", "candidate")}
     proposed.discard(OUT_OF_SCOPE)
+    top_by_cause = _top_by_cause(dense, cause_of, proposed | {OUT_OF_SCOPE})
+    oos_top = top_by_cause.get(OUT_OF_SCOPE, 0.0)
+    in_scope_top = top_by_cause.pop("", 0.0)
     out: list[Candidate] = []
     for category in sorted(proposed):
         everything = by_category.get(category, [])

@@ -31,3 +31,30 @@ def test_a_confirmation_of_an_imprecise_cause_is_only_a_feature():
 def test_a_cause_never_measured_gets_the_overall_precision():
     model = FusionModel(weights={}, none_weights={}, none_bias=0.0, threshold=0.9, confirmed_floor=0.88)
     assert model.precision("new-cause") == 0.88 and model.decisive("new-cause") == (0.88 >= DECISIVE)
+
+
+def test_top_k_and_best_per_cause_equal_their_naive_definitions():
+    import random
+
+    from service.cases import OUT_OF_SCOPE
+    from service.fusion import _top, _top_by_cause
+
+    rng = random.Random(3)
+    causes = ["a", "b", "c", OUT_OF_SCOPE]
+    for _ in range(200):
+        n = rng.randint(0, 120)
+        scores = {f"case{i}": round(rng.uniform(-0.2, 1.0), rng.choice([1, 2, 6])) for i in range(n)}  # many ties
+        cause_of = {i: rng.choice(causes) for i in scores if rng.random() < 0.9}
+        k = rng.randint(1, 12)
+        assert _top(scores, k) == sorted(scores.items(), key=lambda x: (-x[1], x[0]))[:k]
+        wanted = set(rng.sample(causes, rng.randint(0, 4)))
+        naive: dict[str, float] = {}
+        for case_id, score in scores.items():
+            cause = cause_of.get(case_id)
+            if cause is not None:
+                naive[cause] = max(naive.get(cause, -2.0), score)
+        expected = {c: s for c, s in naive.items() if c in wanted}
+        in_scope = [s for c, s in naive.items() if c != OUT_OF_SCOPE]
+        if in_scope:
+            expected[""] = max(in_scope)
+        assert _top_by_cause(scores, cause_of, wanted) == expected
