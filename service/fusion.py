@@ -26,6 +26,7 @@ import numpy as np
 
 from service.cases import OUT_OF_SCOPE
 from service.kb import KB_DIR, Catalogue
+from service.models import Parsed
 from service.rules import RuleOutcome
 
 if TYPE_CHECKING:
@@ -178,8 +179,19 @@ def _votes(scores: dict[str, float], cause_of: dict[str, str],
     return votes, top
 
 
+BARE_PROSE_CHARS = 80  # one sentence: enough to restate the symptom, not to describe the run
+
+
+def is_bare(parsed: Parsed) -> bool:
+    """The paste describes nothing beyond its machine output and settings: at most a sentence of prose. (A
+    setting that speaks for a cause shows up as that cause's own rule evidence.)"""
+    prose = sum(len(line.text.strip()) for s in parsed.segments if s.kind == "prose" for line in s.lines)
+    return prose <= BARE_PROSE_CHARS
+
+
 def candidates(catalogue: Catalogue, outcome: RuleOutcome, hits: RetrievalHits, cause_of: dict[str, str],
-               signals: dict | None = None, text: str = "") -> tuple[list[Candidate], dict[str, float]]:
+               signals: dict | None = None, text: str = "",
+               bare: bool = False) -> tuple[list[Candidate], dict[str, float]]:
     """The causes worth ranking for one input with their features, and the report's own features. `cause_of`: case
     id -> cause, restricted to the cases retrieval may use (cross-validation leaves the fold under test out)."""
     dense = _usable(hits.case_dense, cause_of)
@@ -230,6 +242,7 @@ def candidates(catalogue: Catalogue, outcome: RuleOutcome, hits: RetrievalHits, 
             "case_top_gap": top_by_cause.get(category, 0.0) - best_case if category in top_by_cause else -1.0,
             "case_bm25_vote": bm25_votes.get(category, 0.0),
         }
+        features["input_bare"] = float(bare)  # not a model feature: decide() reads it
         neighbours = tuple((i, s) for i, s in dense_top if cause_of.get(i) == category)[:3]
         out.append(Candidate(category, best.article.id, features, best.status == "diagnosed", 0.0, neighbours))
     report = {
@@ -285,6 +298,15 @@ def rank_candidates(found: list[Candidate], report: dict[str, float], model: Fus
     return scored[:MAX_CANDIDATES]
 
 
+def only_shared_symptom(candidate: Candidate) -> bool:
+    """The rules saw only a symptom its whole group shares (loss 0 with grad_norm NaN has eight causes), nothing of
+    the cause's own, and the paste has little prose: reports with similar lines cannot decide that (a bare log
+    matches the logs of every cause in the group), the next question must, and it is asked."""
+    f = candidate.features
+    return (f.get("rule_group", 0.0) > 0 and f.get("rule_score", 0.0) <= f.get("rule_symptom", 0.0)
+            and f.get("input_bare", 0.0) > 0)
+
+
 def decide(ranked: list[Candidate], model: FusionModel | None) -> tuple[list[Candidate], list[Candidate]]:
     """(diagnoses, differential). Diagnoses: the confirmed causes, strongest rule evidence first (where rules are
     decisive they decide the order too), then the causes probable enough, by probability. The differential: the rest,
@@ -292,6 +314,6 @@ def decide(ranked: list[Candidate], model: FusionModel | None) -> tuple[list[Can
     threshold = model.threshold if model is not None else 1.01
     confirmed = sorted((c for c in ranked if c.confirmed),
                        key=lambda c: (-c.features["rule_score"], -c.probability, c.category))
-    probable = [c for c in ranked if not c.confirmed and c.probability >= threshold]
+    probable = [c for c in ranked if not c.confirmed and c.probability >= threshold and not only_shared_symptom(c)]
     chosen = confirmed + probable
     return chosen, [c for c in ranked if c not in chosen]

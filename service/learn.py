@@ -25,6 +25,7 @@ from service.fusion import (
     FusionModel,
     candidates,
     decide,
+    is_bare,
     rank_candidates,
     rule_precision,
 )
@@ -98,7 +99,7 @@ def _features(item: Prepared, retriever: Retriever,
     cause_of = {i: c for i, c in allowed.items() if i != item.case.id}
     text = "\n".join(line.text for line in item.analysis.parsed.lines[:400])
     return candidates(retriever.catalogue, item.analysis.outcome, item.analysis.hits, cause_of,
-                      item.analysis.signals, text)
+                      item.analysis.signals, text, bare=is_bare(item.analysis.parsed))
 
 
 @dataclass

@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from service.fusion import Candidate, candidates, decide, rank_candidates
+from service.fusion import Candidate, candidates, decide, is_bare, rank_candidates
 from service.kb import Catalogue
 from service.models import DiagnoseResult, Parsed, Part, RelatedOut, Signal
 from service.parse import parse, parse_lines
@@ -110,7 +110,7 @@ def analyse_input(parsed: Parsed, *, rules: RuleSet | None = None, retriever: Re
         if cause_of is None:
             cause_of = retriever.cause_of
         found, report = candidates(rules.catalogue, outcome, analysis.hits, cause_of, signals,
-                                   "\n".join(line.text for line in parsed.lines[:400]))
+                                   "\n".join(line.text for line in parsed.lines[:400]), bare=is_bare(parsed))
         analysis.ranked = rank_candidates(found, report, retriever.model)
         analysis.chosen, analysis.rest = decide(analysis.ranked, retriever.model)
         urls = retriever.case_urls

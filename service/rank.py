@@ -221,8 +221,8 @@ def assemble(rules: RuleSet, outcome: RuleOutcome, lang: str, facts: list[Fact],
     entries += [d for d in _differential(rules, outcome, shown, lang) if d.id not in listed]
     asked = [outcome.articles[e.id] for e in entries if e.status == "candidate" and e.id in outcome.articles]
     missing = _missing(asked, lang) if asked else []
-    if not diagnoses:
-        missing += _article_asks(rest[:3], outcome, lang, {m.ask for m in missing})
+    if not diagnoses and not missing:  # the rules' own questions come first: their answers become evidence
+        missing = _article_asks(rest[:3], outcome, lang, set())
     return diagnoses, entries, _with_gain(missing, chosen + rest, rules.catalogue)
 
 

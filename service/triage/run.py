@@ -74,7 +74,7 @@ def _init_worker(retrieval: bool, label_map: dict) -> None:
     # between forward passes wakes a thread that a busy core may not schedule, which made triage 2.5x slower.
     limit_blas_threads(1)
     _STATE["rules"] = load_rules()
-    _STATE["rules"].warm()
+    _STATE["rules"].warm(long_inputs=False)  # issue reports are short; a long one warms the sets as it goes
     _STATE["labels"] = LabelMap(label_map)
     _STATE["retriever"] = None
     if retrieval:

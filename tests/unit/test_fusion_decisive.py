@@ -58,3 +58,25 @@ def test_top_k_and_best_per_cause_equal_their_naive_definitions():
         if in_scope:
             expected[""] = max(in_scope)
         assert _top_by_cause(scores, cause_of, wanted) == expected
+
+
+def test_a_shared_symptom_alone_in_a_bare_paste_is_never_probable():
+    from service.fusion import is_bare, only_shared_symptom
+    from service.parse import parse
+    from service.pipeline import as_parts
+
+    log = "{'loss': 0.0, 'grad_norm': nan, 'learning_rate': 1e-05, 'epoch': 0.1}\n" * 2
+    assert is_bare(parse(as_parts(log))) and is_bare(parse(as_parts("训练 loss 为 0，grad_norm 为 nan\n" + log)))
+    story = ("Fine-tuning Qwen2.5-7B with LoRA on four A100s under DeepSpeed ZeRO-2; after the first hundred steps the "
+             "loss drops to zero and grad_norm turns NaN, and restarting from the last checkpoint does the same.\n")
+    assert not is_bare(parse(as_parts(story + log)))
+
+    def candidate(**features: float) -> Candidate:
+        return Candidate("c", "c", {"rule_group": 1.0, "rule_symptom": 0.9, "rule_score": 0.9, **features}, False,
+                         probability=0.95)
+
+    model = FusionModel(weights={}, none_weights={}, none_bias=0.0, threshold=0.8)
+    assert only_shared_symptom(candidate(input_bare=1.0))
+    assert decide([candidate(input_bare=1.0)], model)[0] == []  # asked, not answered
+    assert [c.category for c in decide([candidate(input_bare=0.0)], model)[0]] == ["c"]  # a described run: answered
+    assert [c.category for c in decide([candidate(input_bare=1.0, rule_score=1.4)], model)[0]] == ["c"]  # own evidence
