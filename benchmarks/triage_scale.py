@@ -71,7 +71,6 @@ def main() -> None:
     from service.salient import salient_text
     from service.signals import extract_signals
     from service.triage.readers import read_reports
-    from service.triage.run import _open_retriever
     from tests.kb_scale import scaled_catalogue
 
     apply_offline_env()
@@ -92,7 +91,9 @@ def main() -> None:
                  -args.kb: RuleSet(scaled_catalogue(base, args.kb, distinct=True))}
     for rules in rule_sets.values():
         rules.warm()
-    retriever = _open_retriever(base)
+    from service.retrieval import open_retriever
+
+    retriever = open_retriever(build_if_stale=False, catalogue=base)
     queries = [salient_text(p, s) for p, s in inputs]
     vectors = [retriever.embeddings.embed_query(q) for q in queries]
     retrievers = {1: retriever, args.cases: scaled_retriever(retriever, args.cases)}

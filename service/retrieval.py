@@ -9,6 +9,7 @@ rule them out and the fusion model (service/fusion.py) ranks them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from langchain_core.embeddings import Embeddings
@@ -135,12 +136,14 @@ class Retriever:
 
 
 def open_retriever(*, build_if_stale: bool = True, settings: Settings | None = None,
-                   embeddings: Embeddings | None = None) -> Retriever:
+                   embeddings: Embeddings | None = None, catalogue: Catalogue | None = None) -> Retriever:
+    """`catalogue`: one already loaded (a triage worker's rules hold one); used when it is of the configured kb/."""
     from ingest.indexer import ingest, is_stale
     from service.store import open_vector_store
 
     settings = settings or get_settings()
-    catalogue = Catalogue.load(settings.kb_dir)
+    if catalogue is None or Path(catalogue.root).resolve() != Path(settings.kb_dir).resolve():
+        catalogue = Catalogue.load(settings.kb_dir)
     embeddings = embeddings or PackagedEmbeddings(settings.embedding_model)
     if build_if_stale and is_stale(settings, catalogue):
         ingest(settings=settings, embeddings=embeddings)

@@ -78,22 +78,10 @@ def _init_worker(retrieval: bool, label_map: dict) -> None:
     _STATE["labels"] = LabelMap(label_map)
     _STATE["retriever"] = None
     if retrieval:
-        _STATE["retriever"] = _open_retriever(_STATE["rules"].catalogue)
+        from service.retrieval import open_retriever
 
-
-def _open_retriever(catalogue):  # noqa: ANN001, ANN202 - Catalogue -> Retriever
-    """`open_retriever(build_if_stale=False)`, reusing an already loaded catalogue of the same kb/."""
-    from service.config import get_settings
-    from service.embeddings import PackagedEmbeddings
-    from service.kb import Catalogue
-    from service.retrieval import Retriever
-    from service.store import open_vector_store
-
-    settings = get_settings()
-    if Path(catalogue.root).resolve() != Path(settings.kb_dir).resolve():
-        catalogue = Catalogue.load(settings.kb_dir)
-    embeddings = PackagedEmbeddings(settings.embedding_model)
-    return Retriever(catalogue, open_vector_store(settings, embeddings, settings.embedding_model), embeddings)
+        # kb/ parsed once per worker: the retriever reuses the rules' catalogue
+        _STATE["retriever"] = open_retriever(build_if_stale=False, catalogue=_STATE["rules"].catalogue)
 
 
 def summarize(row: dict) -> dict:
