@@ -18,7 +18,7 @@ import heapq
 import json
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -59,6 +59,7 @@ class Candidate:
     confirmed: bool
     probability: float = 0.0
     neighbours: tuple[tuple[str, float], ...] = ()  # nearest cases of this cause (id, similarity)
+    bare: bool = False  # the paste is only machine output and a sentence (is_bare): read by decide(), not the model
 
 
 @dataclass
@@ -242,9 +243,8 @@ def candidates(catalogue: Catalogue, outcome: RuleOutcome, hits: RetrievalHits, 
             "case_top_gap": top_by_cause.get(category, 0.0) - best_case if category in top_by_cause else -1.0,
             "case_bm25_vote": bm25_votes.get(category, 0.0),
         }
-        features["input_bare"] = float(bare)  # not a model feature: decide() reads it
         neighbours = tuple((i, s) for i, s in dense_top if cause_of.get(i) == category)[:3]
-        out.append(Candidate(category, best.article.id, features, best.status == "diagnosed", 0.0, neighbours))
+        out.append(Candidate(category, best.article.id, features, best.status == "diagnosed", 0.0, neighbours, bare))
     report = {
         "oos_vote": dense_votes.get(OUT_OF_SCOPE, 0.0),
         "oos_gap": oos_top - in_scope_top,
@@ -292,7 +292,7 @@ def rank_candidates(found: list[Candidate], report: dict[str, float], model: Fus
     else:
         confirmed = [c.confirmed for c in found]
         probabilities = [min(0.99, prior_score(c) / 3) for c in found]
-    scored = [Candidate(c.category, c.article, c.features, decisive, p, c.neighbours)
+    scored = [replace(c, confirmed=decisive, probability=p)
               for c, p, decisive in zip(found, probabilities, confirmed, strict=True)]
     scored.sort(key=lambda c: (-c.probability, not c.confirmed, c.category))
     return scored[:MAX_CANDIDATES]
@@ -303,8 +303,7 @@ def only_shared_symptom(candidate: Candidate) -> bool:
     the cause's own, and the paste has little prose: reports with similar lines cannot decide that (a bare log
     matches the logs of every cause in the group), the next question must, and it is asked."""
     f = candidate.features
-    return (f.get("rule_group", 0.0) > 0 and f.get("rule_score", 0.0) <= f.get("rule_symptom", 0.0)
-            and f.get("input_bare", 0.0) > 0)
+    return candidate.bare and f.get("rule_group", 0.0) > 0 and f.get("rule_score", 0.0) <= f.get("rule_symptom", 0.0)
 
 
 def decide(ranked: list[Candidate], model: FusionModel | None) -> tuple[list[Candidate], list[Candidate]]:

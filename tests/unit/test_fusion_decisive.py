@@ -71,9 +71,9 @@ def test_a_shared_symptom_alone_in_a_bare_paste_is_never_probable():
              "loss drops to zero and grad_norm turns NaN, and restarting from the last checkpoint does the same.\n")
     assert not is_bare(parse(as_parts(story + log)))
 
-    def candidate(**features: float) -> Candidate:
+    def candidate(input_bare: float, **features: float) -> Candidate:
         return Candidate("c", "c", {"rule_group": 1.0, "rule_symptom": 0.9, "rule_score": 0.9, **features}, False,
-                         probability=0.95)
+                         probability=0.95, bare=bool(input_bare))
 
     model = FusionModel(weights={}, none_weights={}, none_bias=0.0, threshold=0.8)
     assert only_shared_symptom(candidate(input_bare=1.0))
