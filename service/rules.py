@@ -162,7 +162,16 @@ class RuleSet:
     def _sets(self) -> list[tuple[int, re2.Set]]:
         """The patterns as RE2 sets of at most SET_SIZE each: one set for today's KB; a 100x KB needs shards (one
         set of 28k patterns exceeds RE2's memory budget). Each entry: (index of its first pattern, set)."""
-        return self._shards(SET_SIZE)
+        shards = []
+        for offset in range(0, len(self.patterns), SET_SIZE):
+            options = re2.Options()
+            options.max_mem = 256 << 20
+            pattern_set = re2.Set.SearchSet(options)
+            for pattern in self.patterns[offset:offset + SET_SIZE]:
+                pattern_set.Add(pattern)
+            pattern_set.Compile()
+            shards.append((offset, pattern_set))
+        return shards
 
     @cached_property
     def _filters(self) -> list[tuple[int, re2.Filter]] | None:
@@ -179,18 +188,6 @@ class RuleSet:
                 shards.append((offset, prefilter))
         except re2.error:
             return None
-        return shards
-
-    def _shards(self, size: int) -> list[tuple[int, re2.Set]]:
-        shards = []
-        for offset in range(0, len(self.patterns), size):
-            options = re2.Options()
-            options.max_mem = 256 << 20
-            pattern_set = re2.Set.SearchSet(options)
-            for pattern in self.patterns[offset:offset + size]:
-                pattern_set.Add(pattern)
-            pattern_set.Compile()
-            shards.append((offset, pattern_set))
         return shards
 
     @cached_property
