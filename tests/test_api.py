@@ -11,7 +11,7 @@ from service.api.deps import Engine
 from service.client import TunedocAPIError, TunedocClient
 from service.config import get_settings
 from service.docs import article_page
-from tests.test_engine_acceptance import SEED
+from tests.unit.test_engine_acceptance import SEED
 
 
 def make_client(rules, retriever=None, **overrides) -> TestClient:

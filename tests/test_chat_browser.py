@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from tests.test_chat_conversation import DEEPSPEED_Z2
-from tests.test_engine_acceptance import SEED
+from tests.unit.test_engine_acceptance import SEED
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"

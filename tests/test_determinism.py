@@ -4,7 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.test_engine_acceptance import SEED
+from tests.unit.test_engine_acceptance import SEED
 
 BIN = Path(sys.executable).with_name("tunedoc")
 

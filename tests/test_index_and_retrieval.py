@@ -62,7 +62,7 @@ def test_hybrid_search_finds_the_article_in_english_and_chinese(retriever):
 
 def test_related_is_filled_and_never_repeats_a_diagnosis(retriever, rules):
     from service.pipeline import diagnose
-    from tests.test_engine_acceptance import SEED
+    from tests.unit.test_engine_acceptance import SEED
 
     result = diagnose(SEED, rules=rules, retriever=retriever)
     assert result.related

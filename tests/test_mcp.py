@@ -9,7 +9,7 @@ from pathlib import Path
 from mcp import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 
-from tests.test_engine_acceptance import SEED
+from tests.unit.test_engine_acceptance import SEED
 
 
 def test_mcp_server_lists_tools_and_diagnoses(data_dir: Path, retriever):

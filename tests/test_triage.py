@@ -11,7 +11,7 @@ from pathlib import Path
 
 from service.triage import read_reports, triage
 from service.triage.duplicates import DuplicateIndex
-from tests.test_engine_acceptance import SEED
+from tests.unit.test_engine_acceptance import SEED
 
 BIN = str(Path(sys.executable).with_name("tunedoc"))
 OOM = "Traceback (most recent call last):\ntorch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB"

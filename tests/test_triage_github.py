@@ -16,7 +16,7 @@ import pytest
 
 from service.cli import main
 from service.triage.github import MARKER, GitHub, apply_github
-from tests.test_engine_acceptance import SEED
+from tests.unit.test_engine_acceptance import SEED
 
 TOKEN = "ghp_testTOKEN0123456789abcdefghijklmnopqrstu"
 PAGE = 2  # the fake server pages comments by 2 whatever per_page says, so pagination is exercised

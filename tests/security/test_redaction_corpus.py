@@ -29,7 +29,7 @@ from service.redact import redact
 from service.render import render_markdown
 from tests.security.measure_redaction import kb_fixture_lines, leaked
 from tests.security.secrets_corpus import BENIGN, SECRETS, Secret
-from tests.test_engine_acceptance import SEED
+from tests.unit.test_engine_acceptance import SEED
 
 BIN = str(Path(sys.executable).with_name("tunedoc"))
 
