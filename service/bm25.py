@@ -94,18 +94,20 @@ class BM25:
             out = np.zeros(n)
             out[indices[indptr[c]:indptr[c + 1]]] = data[indptr[c]:indptr[c + 1]]
             return out
-        picks = np.concatenate([np.arange(indptr[c], indptr[c + 1]) for c in cols])
+        docs = np.concatenate([indices[indptr[c]:indptr[c + 1]] for c in cols])
+        weights = np.concatenate([data[indptr[c]:indptr[c + 1]] for c in cols])
         # bincount adds each document's weights in the order given (vocabulary order): reproducible sums
-        return np.bincount(indices[picks], weights=data[picks], minlength=n)
+        return np.bincount(docs, weights=weights, minlength=n)
+
+    def positive(self, query: str) -> tuple[np.ndarray, np.ndarray]:
+        """The documents with a positive score (indices into `ids`) and their scores rounded to 6 decimals."""
+        totals = self.score_array(query)
+        hit = np.flatnonzero(totals > 0)
+        return hit, _round6(totals[hit])
 
     def scores(self, query: str) -> list[tuple[str, float]]:
         """(id, score rounded to 6 decimals) of every document with a positive score, best first, ties by id."""
-        totals = self.score_array(query)
-        hit = np.flatnonzero(totals > 0)
-        if not len(hit):
-            return []
-        values = totals[hit]
-        rounded = _round6(values)
+        hit, rounded = self.positive(query)
         order = np.lexsort((hit, -rounded))  # ids are sorted: index order is id order
         ids = self.ids
         return [(ids[i], v) for i, v in zip(hit[order].tolist(), rounded[order].tolist(), strict=False)]

@@ -14,20 +14,19 @@ where they are decisive: a cause whose articles are all ruled out by an
 
 from __future__ import annotations
 
-import heapq
 import json
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
-
-import numpy as np
 
 from service.cases import OUT_OF_SCOPE
 from service.kb import KB_DIR, Catalogue
 from service.models import Parsed
 from service.rules import RuleOutcome
+from service.vectors import CaseScores
 
 if TYPE_CHECKING:
     from service.retrieval import RetrievalHits
@@ -45,10 +44,14 @@ REPORT_FEATURES = (  # of the report as a whole: they drive the "none of these" 
     "oos_vote", "oos_gap", "best_case", "best_article", "rule_evidence", "max_rule_score", "no_query",
     "has_error", "has_log", "has_config", "question", "length",
 )
-# A how-to question, a feature request or a sizing question reads like one: these words, or a question mark.
+# A how-to question, a feature request, a sizing question or a "what does this line do" question reads like one:
+# these words, or a question mark.
 _QUESTION = re.compile(r"(?i)\?|？|\b(how (do|can|to|much)|is it possible|can (i|we|you)|should i|any (way|plan)|"
-                       r"support(s|ing)?|feature request|recommend\w*|which|whether|best way)\b|"
-                       r"如何|怎么|怎样|能否|是否|可以吗|支持|请问|建议|需要多少")
+                       r"support(s|ing)?|feature request|recommend\w*|which|whether|best way|"
+                       r"what (does|do|is|are)|why (does|do|is|are)|(don't|do not|didn't) understand|meaning of|"
+                       r"purpose of)\b|"
+                       r"如何|怎么|怎样|能否|是否|可以吗|支持|请问|建议|需要多少|什么意思|什么作用|的作用|含义|为什么|不理解|"
+                       r"不明白")
 
 
 @dataclass(frozen=True)
@@ -132,43 +135,33 @@ def _rank_by_category(ids: list[str], catalogue: Catalogue) -> dict[str, int]:
     return ranks
 
 
-def _usable(scores: dict[str, float], cause_of: dict[str, str]) -> dict[str, float]:
-    """The scores of the cases retrieval may use: all of them when serving (no copy), fewer in cross-validation."""
-    return scores if scores.keys() <= cause_of.keys() else {i: s for i, s in scores.items() if i in cause_of}
+def _usable(scores: Mapping[str, float], cause_of: dict[str, str]) -> CaseScores:
+    """The scores of the cases retrieval may use, with their causes: all of them when serving (no copy), fewer in
+    cross-validation. Arrays (service/vectors.py), so that no step below does Python work per case."""
+    return CaseScores.of(scores).usable(cause_of)
 
 
-def _top(scores: dict[str, float], k: int) -> list[tuple[str, float]]:
+def _top(scores: Mapping[str, float], k: int) -> list[tuple[str, float]]:
     """The k best (case id, score), best first, ids breaking ties: = sorted(...)[:k], without sorting every case."""
-    if len(scores) > 4 * k:
-        values = np.fromiter(scores.values(), dtype=float, count=len(scores))
-        kth = float(np.partition(values, len(values) - k)[len(values) - k])
-        pool = [(i, s) for i, s in scores.items() if s >= kth]  # holds the top k, ties included
-    else:
-        pool = list(scores.items())
-    return heapq.nsmallest(k, pool, key=lambda x: (-x[1], x[0]))
+    cases = CaseScores.of(scores)
+    at = cases.top(k)
+    ids = cases.space.ids
+    return [(ids[r], s) for r, s in zip(cases.rows[at].tolist(), cases.score[at].tolist(), strict=True)]
 
 
-def _top_by_cause(scores: dict[str, float], cause_of: dict[str, str], wanted: set[str]) -> dict[str, float]:
-    """The best score of each wanted cause, and of the best in-scope cause under the key "", scanning the cases in
-    descending order until all are found (a cause with no case stays absent)."""
-    ids = list(scores)
-    values = np.fromiter(scores.values(), dtype=float, count=len(ids))
-    found: dict[str, float] = {}
-    missing = set(wanted) | {""}
-    for index in np.argsort(-values, kind="stable").tolist():
-        cause = cause_of.get(ids[index])
-        if cause is None:
-            continue
-        for key in (cause, "" if cause != OUT_OF_SCOPE else None):
-            if key in missing:
-                found[key] = float(values[index])
-                missing.discard(key)
-        if not missing:
-            break
+def _top_by_cause(scores: Mapping[str, float], cause_of: dict[str, str], wanted: set[str]) -> dict[str, float]:
+    """The best score of each wanted cause, and of the best in-scope cause under the key "" (a cause with no case
+    stays absent): one vectorised max per cause."""
+    cases = _usable(scores, cause_of)
+    best = dict(zip(cases.causes, cases.best_by_cause().tolist(), strict=True))
+    found = {c: s for c, s in best.items() if c in wanted and s > -math.inf}
+    in_scope = [s for c, s in best.items() if c != OUT_OF_SCOPE and s > -math.inf]
+    if in_scope:
+        found[""] = max(in_scope)
     return found
 
 
-def _votes(scores: dict[str, float], cause_of: dict[str, str],
+def _votes(scores: Mapping[str, float], cause_of: dict[str, str],
            k: int) -> tuple[dict[str, float], list[tuple[str, float]]]:
     top = _top(scores, k)
     total = sum(max(s, 0.0) for _, s in top) or 1.0
@@ -199,7 +192,7 @@ def candidates(catalogue: Catalogue, outcome: RuleOutcome, hits: RetrievalHits, 
     bm25 = _usable(hits.case_bm25, cause_of)
     dense_votes, dense_top = _votes(dense, cause_of, K_NEIGHBOURS)
     bm25_votes, _ = _votes(bm25, cause_of, K_NEIGHBOURS)
-    best_case = max(dense.values(), default=0.0)
+    best_case = float(dense.score.max()) if len(dense) else 0.0
     art_rank = _rank_by_category([h.id for h in hits.articles], catalogue)
     bm25_rank = _rank_by_category(hits.article_bm25, catalogue)
     best_article_dense = max(hits.article_dense.values(), default=0.0)

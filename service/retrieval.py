@@ -8,10 +8,12 @@ rule them out and the fusion model (service/fusion.py) ranks them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from service.bm25 import BM25
@@ -19,7 +21,7 @@ from service.cases import CaseBase
 from service.config import Settings, get_settings
 from service.embeddings import PackagedEmbeddings
 from service.kb import Article, Catalogue
-from service.vectors import DenseIndex
+from service.vectors import CaseScores, CaseSpace, DenseIndex
 
 if TYPE_CHECKING:
     from service.fusion import FusionModel
@@ -40,8 +42,9 @@ class RetrievalHits:
     articles: list[Hit] = field(default_factory=list)  # hybrid ranking of article ids
     article_bm25: list[str] = field(default_factory=list)
     article_dense: dict[str, float] = field(default_factory=dict)  # best chunk similarity per article id
-    case_dense: dict[str, float] = field(default_factory=dict)  # case id -> similarity
-    case_bm25: dict[str, float] = field(default_factory=dict)  # case id -> BM25 score
+    # case id -> similarity / BM25 score (positive only); from a Retriever, CaseScores: arrays, which fusion reads
+    case_dense: Mapping[str, float] = field(default_factory=dict)
+    case_bm25: Mapping[str, float] = field(default_factory=dict)
 
 
 class Retrieving(Protocol):
@@ -91,12 +94,21 @@ class Retriever:
         self.bm25_articles = BM25({a.id: article_text(a, []) for a in catalogue.articles})
         self.bm25_cases = BM25({c.id: c.render("en") + "\n" + c.render("zh") for c in self.cases.cases})
         self.dense = DenseIndex.from_store(store)
+        self.index_cases()
         from service.fusion import FusionModel
 
         self.model = FusionModel.load(catalogue.root / "model" / "fusion.json")
         override = get_settings().threshold
         if self.model is not None and override is not None:
             self.model.threshold = override  # an operator trading abstention for answers (README table)
+
+    def index_cases(self) -> None:
+        """The rows of the case scores (CaseScores): call again after replacing dense, bm25_cases or cause_of."""
+        owners = self.dense.owners(("case",))
+        self.case_space = CaseSpace(sorted(set(self.bm25_cases.ids).union(owners)), self.cause_of)
+        row = {case_id: r for r, case_id in enumerate(self.case_space.ids)}
+        self._dense_case_rows = np.array([row[i] for i in owners], dtype=np.int64)
+        self._bm25_case_rows = np.array([row[i] for i in self.bm25_cases.ids], dtype=np.int64)
 
     def chunk_count(self) -> int:
         from ingest.indexer import store_count
@@ -123,12 +135,14 @@ class Retriever:
                          if i in self.catalogue.by_id}
         dense_order = [i for i, _ in sorted(article_dense.items(), key=lambda x: (-x[1], x[0]))]
         bm25_order = self.bm25_ranking(query)
+        case_hit, case_bm25 = self.bm25_cases.positive(query)
+        case_dense = self.dense.best_array(sims, ("case",)).astype(np.float64)
         return RetrievalHits(
             articles=rrf([bm25_order, dense_order]),
             article_bm25=bm25_order,
             article_dense=article_dense,
-            case_dense=self.dense.best_by_owner(sims, ("case",)),
-            case_bm25=dict(self.bm25_cases.scores(query)),
+            case_dense=CaseScores(self.case_space, self._dense_case_rows, case_dense),
+            case_bm25=CaseScores(self.case_space, self._bm25_case_rows[case_hit], case_bm25),
         )
 
     def search(self, query: str, k: int = 5, vector: list[float] | None = None) -> list[Hit]:

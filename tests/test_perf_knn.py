@@ -1,0 +1,110 @@
+"""The case kNN as arrays (service/vectors.py CaseScores, read by service/fusion.py) gives exactly what the per-case
+dictionaries it replaced gave: the same similarities and BM25 scores per case, the same top-k with ties broken by
+case id, the same votes, the same best score per cause, with every case map (serving, a copy of it, cross-validation
+folds, none), at ×1 and on a ×3 case base whose copies tie exactly."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from benchmarks.triage_scale import scaled_retriever
+from service.cases import OUT_OF_SCOPE
+from service.fusion import K_NEIGHBOURS, _top_by_cause, _usable, _votes, candidates
+from service.kb import Catalogue
+from service.parse import parse
+from service.pipeline import as_parts
+from service.retrieval import RetrievalHits
+from service.salient import salient_text
+from service.signals import extract_signals
+
+
+def ref_dense(retriever, sims) -> dict[str, float]:  # noqa: ANN001
+    """Best similarity per case, by a loop over the chunks."""
+    best: dict[str, float] = {}
+    for chunk, sim in zip(retriever.dense.chunks, sims.tolist(), strict=True):
+        if chunk.kind == "case":
+            best[chunk.owner] = max(best.get(chunk.owner, -2.0), sim)
+    return best
+
+
+def ref_votes(scores: dict[str, float], cause_of: dict[str, str], k: int):  # noqa: ANN201
+    """fusion's votes over plain dictionaries, as they were computed before the arrays (full sort)."""
+    usable = {i: s for i, s in scores.items() if i in cause_of}
+    top = sorted(usable.items(), key=lambda x: (-x[1], x[0]))[:k]
+    total = sum(max(s, 0.0) for _, s in top) or 1.0
+    votes: dict[str, float] = {}
+    for case_id, score in top:
+        votes[cause_of[case_id]] = votes.get(cause_of[case_id], 0.0) + max(score, 0.0) / total
+    return votes, top
+
+
+def ref_top_by_cause(scores: dict[str, float], cause_of: dict[str, str], wanted: set[str]) -> dict[str, float]:
+    best: dict[str, float] = {}
+    for case_id, score in scores.items():
+        if case_id in cause_of:
+            best[cause_of[case_id]] = max(best.get(cause_of[case_id], -2.0), score)
+    found = {c: s for c, s in best.items() if c in wanted}
+    in_scope = [s for c, s in best.items() if c != OUT_OF_SCOPE]
+    if in_scope:
+        found[""] = max(in_scope)
+    return found
+
+
+@pytest.fixture(scope="module")
+def queries(retriever) -> list[str]:  # noqa: ANN001
+    rng = random.Random(5)
+    catalogue: Catalogue = retriever.catalogue
+    texts = [c.render() for c in rng.sample(retriever.cases.cases, 50)]
+    texts += [c.render("zh") for c in rng.sample(retriever.cases.cases, 10)]
+    texts += rng.sample([f.text for fs in catalogue.fixtures.values() for f in fs], 30)
+    out = []
+    for text in texts:
+        parsed = parse(as_parts(text))
+        out.append(salient_text(parsed, extract_signals(parsed)))
+    return [q for q in out if q.strip()] + ["loss is nan", "显存不够", "zzzz-no-such-term"]
+
+
+@pytest.mark.parametrize("factor", [1, 3])
+def test_case_knn_arrays_equal_the_per_case_dictionaries(retriever, queries, factor: int) -> None:  # noqa: ANN001
+    r = scaled_retriever(retriever, factor)
+    rng = random.Random(factor)
+    ids = sorted(r.cause_of)
+    causes = set(r.cause_of.values()) | {"no-such-cause"}
+    maps = [r.cause_of, dict(r.cause_of), {}, {i: r.cause_of[i] for i in ids[:5]}]
+    ties = 0
+    for query in queries:
+        vector = r.embeddings.embed_query(query)
+        hits = r.retrieve(query, vector=vector)
+        dense, bm25 = ref_dense(r, r.dense.similarities(vector)), dict(r.bm25_cases.scores(query))
+        assert sorted(hits.case_dense.items()) == sorted(dense.items())
+        assert sorted(hits.case_bm25.items()) == sorted(bm25.items())
+        fold = set(rng.sample(ids, len(ids) // 5))
+        for cause_of in [*maps, {i: c for i, c in r.cause_of.items() if i not in fold}]:
+            for got, want in ((hits.case_dense, dense), (hits.case_bm25, bm25)):
+                usable = _usable(got, cause_of)
+                assert repr(_votes(usable, cause_of, K_NEIGHBOURS)) == repr(ref_votes(want, cause_of, K_NEIGHBOURS))
+                best = max((s for i, s in want.items() if i in cause_of), default=0.0)
+                assert (float(usable.score.max()) if len(usable) else 0.0) == best
+            wanted = set(rng.sample(sorted(causes), 8)) | {OUT_OF_SCOPE}
+            got_best = _top_by_cause(_usable(hits.case_dense, cause_of), cause_of, wanted)
+            assert sorted(got_best.items()) == sorted(ref_top_by_cause(dense, cause_of, wanted).items())
+        top = sorted(dense.values(), reverse=True)[:K_NEIGHBOURS + 1]
+        ties += len(set(top)) < len(top)
+    assert factor == 1 or ties == len(queries)  # the ×3 copies tie: the order among them is the ids'
+
+
+def test_candidates_from_arrays_equal_candidates_from_dictionaries(retriever, rules, queries) -> None:  # noqa: ANN001
+    """The retriever's row mapping (dense owners, BM25 documents -> case rows) loses nothing: fusion on its arrays
+    equals fusion on the same scores handed over as plain dictionaries."""
+    for query in queries[:40]:
+        parsed = parse(as_parts(query))
+        signals = extract_signals(parsed)
+        outcome = rules.evaluate(parsed.lines, signals)
+        hits = retriever.retrieve(query)
+        plain = RetrievalHits(hits.articles, hits.article_bm25, hits.article_dense, dict(hits.case_dense),
+                              dict(hits.case_bm25))
+        got = candidates(retriever.catalogue, outcome, hits, retriever.cause_of, signals, query)
+        want = candidates(retriever.catalogue, outcome, plain, retriever.cause_of, signals, query)
+        assert repr(got) == repr(want)
