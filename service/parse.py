@@ -108,6 +108,16 @@ _KWARG = re.compile(r"(?<![\w.])([a-z_][a-z0-9_]*)\s*=\s*(\"[^\"]*\"|'[^']*'|[\w
 _URLISH = re.compile(r"^\s*(https?|ftp|file)\s*:")
 # Library warnings quote settings they recommend (`Use attn_implementation='eager'`): not the user's config.
 _ADVICE = re.compile(r"(?i)(warn|recommend|instead of|please (use|set)|you (should|can|may)|consider)")
+_ADVICE_WORDS = ("warn", "recommend", "instead of", "please ", "you ", "consider")
+
+
+def _advice(text: str) -> bool:
+    """_ADVICE.search, cheaper: in ASCII text (no special case folds) it needs one of its words in lower case."""
+    if text.isascii():
+        low = text.lower()
+        if not any(word in low for word in _ADVICE_WORDS):
+            return False
+    return _ADVICE.search(text) is not None
 
 
 def _strip_comment(value: str) -> str:
@@ -121,7 +131,8 @@ _EMPHASIS = re.compile(r"^(\s*)(?:\*\*|__|`)(.*?)(?:\*\*|__|`)\s*$")
 
 
 def _yaml_facts(line: Line, stack: list[tuple[int, str]]) -> Fact | None:
-    marked = "*" in line.text or "`" in line.text or "_" in line.text
+    # _EMPHASIS needs its closing mark at the end of the line: most lines (`_` is common) skip the substitution.
+    marked = line.text.rstrip().endswith(("**", "__", "`"))
     text = _EMPHASIS.sub(r"\1\2", line.text) if marked else line.text
     match = _YAML_KEY.match(text)
     if not match or _URLISH.match(text):
@@ -304,15 +315,18 @@ def parse_lines(lines: list[Line], metrics: list[MetricRecord], notes: list[str]
     json_stack: list[str] = []
     json_depth = 0
     previous_part = None
-    budget = get_settings().parse_budget
-    deadline = time.monotonic() + budget
+    started = time.monotonic()
+    budget = None  # read at the first check: most pastes are shorter than 1024 lines
     for index, line in enumerate(lines):
-        if index % 1024 == 1023 and time.monotonic() > deadline:
-            notes = [*notes, f"input too complex: analysed its first {index} of {len(lines)} lines within the "
-                             f"{budget:g} s budget"]
-            lines = lines[:index]
-            kinds = kinds[:index]
-            break
+        if index % 1024 == 1023:
+            if budget is None:
+                budget = get_settings().parse_budget
+            if time.monotonic() > started + budget:
+                notes = [*notes, f"input too complex: analysed its first {index} of {len(lines)} lines within "
+                                 f"the {budget:g} s budget"]
+                lines = lines[:index]
+                kinds = kinds[:index]
+                break
         if line.part != previous_part:
             yaml_stack, json_stack, json_depth, previous_part = [], [], 0, line.part
         text = line.text
@@ -338,6 +352,6 @@ def parse_lines(lines: list[Line], metrics: list[MetricRecord], notes: list[str]
             facts.extend(_flag_facts(line))
         if "=" in text:
             facts.extend(_env_facts(line))
-            if not _ADVICE.search(text):
+            if not _advice(text):
                 facts.extend(_kwarg_facts(line))
     return Parsed(lines=lines, segments=_segments(lines, kinds), facts=facts, metrics=metrics, notes=notes)

@@ -26,7 +26,7 @@ from service.models import (
     SignalOut,
     SimilarReport,
 )
-from service.patches import locate, snippet
+from service.patches import FactIndex, locate, snippet
 from service.redact import redact
 from service.rules import ArticleResult, MatcherResult, RuleOutcome, RuleSet
 
@@ -35,18 +35,41 @@ def confidence(score: float) -> float:
     return round(1 - 0.5**score, 3)
 
 
-def evidence_line(line: Line, signal: str, span: tuple[int, int] | None = None) -> Evidence:
-    text = redact(line.text)
+def evidence_line(line: Line, signal: str, span: tuple[int, int] | None = None,
+                  redacted: dict[str, str] | None = None) -> Evidence:
+    """`redacted`: one call's memo of redact(), as a line is often the evidence of several matchers."""
+    text = redacted.get(line.text) if redacted is not None else None
+    if text is None:
+        text = redact(line.text)
+        if redacted is not None:
+            redacted[line.text] = text
     start, end = (span if span and text == line.text else (None, None))
     return Evidence(part=line.part, line=line.number, text=text, signal=signal, start=start, end=end)
 
 
-def _matcher_evidence(rules: RuleSet, article: Article, result: MatcherResult) -> list[Evidence]:
+class _Memo:
+    """One answer's shared work: a line is often the evidence of several matchers and articles, so each line is
+    redacted once and each (pattern, line) span searched once."""
+
+    def __init__(self, rules: RuleSet) -> None:
+        self.rules = rules
+        self.redacted: dict[str, str] = {}
+        self.spans: dict[tuple[str, str], tuple[int, int] | None] = {}
+
+    def span(self, pattern: str, text: str) -> tuple[int, int] | None:
+        key = (pattern, text)
+        if key not in self.spans:
+            self.spans[key] = self.rules.span(pattern, text)
+        return self.spans[key]
+
+
+def _matcher_evidence(article: Article, result: MatcherResult, memo: _Memo) -> list[Evidence]:
     matcher: Matcher = result.matcher
     if matcher.regex is not None:
         label = f"{article.id}:{matcher.id}"
-        return [evidence_line(line, label, rules.span(matcher.regex, line.text)) for line in result.lines]
-    return [evidence_line(line, matcher.signal or matcher.id) for line in result.lines]
+        return [evidence_line(line, label, memo.span(matcher.regex, line.text), memo.redacted)
+                for line in result.lines]
+    return [evidence_line(line, matcher.signal or matcher.id, None, memo.redacted) for line in result.lines]
 
 
 def _dedupe(evidence: list[Evidence]) -> list[Evidence]:
@@ -60,9 +83,9 @@ def _dedupe(evidence: list[Evidence]) -> list[Evidence]:
     return out
 
 
-def _fix(article: Article, lang: str, facts: list[Fact]) -> FixOut:
+def _fix(article: Article, lang: str, facts: FactIndex, redacted: dict[str, str]) -> FixOut:
     patch = article.fix.patch
-    locations = [evidence_line(f.line, f"patch:{target}:{f.path}")
+    locations = [evidence_line(f.line, f"patch:{target}:{f.path}", None, redacted)
                  for target, body in sorted((patch or {}).items()) for f in locate(target, body, facts)]
     return FixOut(
         steps=[s.pick(lang) for s in article.fix.steps],
@@ -72,11 +95,11 @@ def _fix(article: Article, lang: str, facts: list[Fact]) -> FixOut:
     )
 
 
-def _diagnosis(rules: RuleSet, result: ArticleResult, lang: str, facts: list[Fact],
+def _diagnosis(result: ArticleResult, lang: str, facts: FactIndex, memo: _Memo,
                candidate: Candidate | None = None, urls: dict[str, str] | None = None) -> DiagnosisOut:
     article = result.article
     held = [r for r in result.symptoms + result.conditions if r.status == "holds"]
-    evidence = _dedupe([e for r in held for e in _matcher_evidence(rules, article, r)])
+    evidence = _dedupe([e for r in held for e in _matcher_evidence(article, r, memo)])
     similar = [SimilarReport(url=(urls or {}).get(i, i), similarity=round(s, 3))
                for i, s in (candidate.neighbours if candidate else ())]
     return DiagnosisOut(
@@ -90,7 +113,7 @@ def _diagnosis(rules: RuleSet, result: ArticleResult, lang: str, facts: list[Fac
         conditions=[ConditionOut(id=r.matcher.id, status=r.status, description=r.matcher.describe())
                     for r in result.conditions],
         cause=article.summary.pick(lang),
-        fix=_fix(article, lang, facts),
+        fix=_fix(article, lang, facts, memo.redacted),
         references=list(article.references),
         similar_reports=similar,
     )
@@ -115,7 +138,8 @@ _DIFF_STATUS: dict[str, DiffStatus] = {"candidate": "candidate", "ruled_out": "r
 _DIFF_ORDER = {"candidate": 0, "no_evidence": 1, "ruled_out": 2}
 
 
-def _differential(rules: RuleSet, outcome: RuleOutcome, diagnosed: set[str], lang: str) -> list[DifferentialOut]:
+def _differential(rules: RuleSet, outcome: RuleOutcome, diagnosed: set[str], lang: str,
+                  memo: _Memo) -> list[DifferentialOut]:
     chosen: dict[str, ArticleResult] = {}
     for group in outcome.active_groups:
         for article in rules.catalogue.members(group.id):
@@ -128,11 +152,12 @@ def _differential(rules: RuleSet, outcome: RuleOutcome, diagnosed: set[str], lan
     for result in chosen.values():
         status: DiffStatus = _DIFF_STATUS.get(result.status, "candidate")
         evidence = [] if status == "ruled_out" else [
-            e for r in result.symptoms if r.status == "holds" for e in _matcher_evidence(rules, result.article, r)
+            e for r in result.symptoms if r.status == "holds"
+            for e in _matcher_evidence(result.article, r, memo)
         ]
         if status == "ruled_out":
             evidence = [e for r in result.excluded_by + result.failed_required
-                        for e in _matcher_evidence(rules, result.article, r)]
+                        for e in _matcher_evidence(result.article, r, memo)]
         entries.append((
             _DIFF_ORDER[status], -result.score, result.article.id,
             DifferentialOut(
@@ -167,17 +192,20 @@ def rank(rules: RuleSet, outcome: RuleOutcome, lang: str, facts: list[Fact]):  #
     diagnosed = sorted((r for r in outcome.articles.values() if r.status == "diagnosed"),
                        key=lambda r: (-r.score, r.article.id))
     diagnosed_ids = {r.article.id for r in diagnosed}
-    diagnoses = [_diagnosis(rules, r, lang, facts) for r in diagnosed]
-    differential = _differential(rules, outcome, diagnosed_ids, lang)
+    index = FactIndex(facts)
+    memo = _Memo(rules)
+    diagnoses = [_diagnosis(r, lang, index, memo) for r in diagnosed]
+    differential = _differential(rules, outcome, diagnosed_ids, lang, memo)
     asked = [outcome.articles[d.id] for d in differential if d.status == "candidate"]
     missing = _missing(asked, lang) if asked else []
     return diagnoses, differential, missing
 
 
 def signals_out(signals: dict[str, Signal]) -> list[SignalOut]:
+    redacted: dict[str, str] = {}  # signals share lines (one error line gives type, message, ...)
     return [
         SignalOut(name=s.name, value=redact(s.value) if isinstance(s.value, str) else s.value,
-                  lines=[evidence_line(line, s.name) for line in s.lines])
+                  lines=[evidence_line(line, s.name, None, redacted) for line in s.lines])
         for s in signals.values()
     ]
 
@@ -206,7 +234,9 @@ def assemble(rules: RuleSet, outcome: RuleOutcome, lang: str, facts: list[Fact],
              rest: list[Candidate],
              urls: dict[str, str]) -> tuple[list[DiagnosisOut], list[DifferentialOut], list[MissingOut]]:
     """The output lists from the fused candidates (see service/fusion.py)."""
-    diagnoses = [_diagnosis(rules, outcome.articles[c.article], lang, facts, c, urls) for c in chosen
+    index = FactIndex(facts)
+    memo = _Memo(rules)
+    diagnoses = [_diagnosis(outcome.articles[c.article], lang, index, memo, c, urls) for c in chosen
                  if c.article in outcome.articles]
     shown = {d.id for d in diagnoses}
     entries: list[DifferentialOut] = []
@@ -216,9 +246,9 @@ def assemble(rules: RuleSet, outcome: RuleOutcome, lang: str, facts: list[Fact],
             id=c.article, category=c.category, title=result.article.title.pick(lang), status="candidate",
             probability=c.probability, confirm=result.article.confirm.pick(lang), reason=_reason(result, lang),
             evidence=_dedupe([e for r in result.symptoms if r.status == "holds"
-                              for e in _matcher_evidence(rules, result.article, r)])[:5]))
+                              for e in _matcher_evidence(result.article, r, memo)])[:5]))
     listed = shown | {e.id for e in entries}
-    entries += [d for d in _differential(rules, outcome, shown, lang) if d.id not in listed]
+    entries += [d for d in _differential(rules, outcome, shown, lang, memo) if d.id not in listed]
     asked = [outcome.articles[e.id] for e in entries if e.status == "candidate" and e.id in outcome.articles]
     missing = _missing(asked, lang) if asked else []
     if not diagnoses and not missing:  # the rules' own questions come first: their answers become evidence

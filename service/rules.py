@@ -8,7 +8,7 @@ holds, fails or unknown; docs/kb-format.md states how those become a score and a
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Literal
 
 import re2
@@ -81,6 +81,11 @@ def _norm(value: object) -> object:
     return value.lower() if isinstance(value, str) else value
 
 
+@lru_cache(maxsize=1024)
+def _specifier(spec: str) -> SpecifierSet:
+    return SpecifierSet(spec)  # parsing one costs more than testing a version against it
+
+
 def evaluate_signal(matcher: Matcher, signals: dict[str, Signal]) -> MatcherResult:
     signal = signals.get(matcher.signal or "")
     if matcher.present is not None:
@@ -97,7 +102,7 @@ def evaluate_signal(matcher: Matcher, signals: dict[str, Signal]) -> MatcherResu
         holds = _norm(value) in {_norm(v) for v in matcher.in_}
     elif matcher.version is not None:
         parsed = _version(value)
-        holds = None if parsed is None else SpecifierSet(matcher.version).contains(parsed, prereleases=True)
+        holds = None if parsed is None else _specifier(matcher.version).contains(parsed, prereleases=True)
     elif matcher.matches is not None:
         holds = re2.search(matcher.matches, str(value)) is not None
     elif any(getattr(matcher, op) is not None for op in ("gte", "gt", "lte", "lt")):
@@ -145,6 +150,11 @@ class RuleSet:
                     self.by_pattern.setdefault(self.index[matcher.regex], []).append(article)
                 else:
                     self.by_signal.setdefault(matcher.signal or "", []).append(article)
+
+    @cached_property
+    def _unknown(self) -> dict[int, MatcherResult]:
+        """One shared (frozen) `unknown` result per matcher: most matchers of an evaluated article find nothing."""
+        return {id(m): MatcherResult(m, "unknown") for m in self._all_matchers()}
 
     @cached_property
     def _inactive_results(self) -> dict[str, ArticleResult]:
@@ -229,17 +239,24 @@ class RuleSet:
             self.scan(lines[start:start + SMALL_INPUT_LINES])
 
     def span(self, pattern: str, text: str) -> tuple[int, int] | None:
-        match = self.compiled[self.index[pattern]].search(text)
+        # An ASCII line searched as bytes: the same offsets, without the wrapper's byte-to-character mapping.
+        match = self.compiled[self.index[pattern]].search(text.encode("ascii") if text.isascii() else text)
         return (match.start(), match.end()) if match else None
 
     def evaluate(self, lines: list[Line], signals: dict[str, Signal]) -> RuleOutcome:
         hits = self.scan(lines)
+        pattern_index, unknown = self.index, self._unknown
 
         def run(matcher: Matcher) -> MatcherResult:
             if matcher.regex is not None:
-                found = hits.get(self.index[matcher.regex])
-                return MatcherResult(matcher, "holds", tuple(found)) if found else MatcherResult(matcher, "unknown")
+                found = hits.get(pattern_index[matcher.regex])
+                return MatcherResult(matcher, "holds", tuple(found)) if found else _unknown(matcher)
+            if matcher.present is None and (matcher.signal or "") not in signals:
+                return _unknown(matcher)  # what evaluate_signal() says of an absent signal
             return evaluate_signal(matcher, signals)
+
+        def _unknown(matcher: Matcher) -> MatcherResult:
+            return unknown.get(id(matcher)) or MatcherResult(matcher, "unknown")
 
         group_held = {g.id: [r for r in map(run, g.symptoms) if r.status == "holds"]
                       for g in self.catalogue.groups.values()}

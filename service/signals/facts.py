@@ -10,11 +10,10 @@ from service.textindex import TextIndex
 
 def last_fact(facts: list[Fact], *keys: str, sources: tuple[str, ...] = ()) -> Fact | None:
     """The last non-null fact with one of `keys`: a later line (an override) wins."""
-    chosen = None
-    for fact in facts:
+    for fact in reversed(facts):  # from the end: the first found is the last, and most keys are found early
         if fact.key in keys and (not sources or fact.source in sources) and fact.value is not None:
-            chosen = fact
-    return chosen
+            return fact
+    return None
 
 
 def first_match(index: TextIndex, pattern: re.Pattern[str]) -> tuple[re.Match[str], Line] | None:

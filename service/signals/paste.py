@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from itertools import islice
 
 from service.models import Parsed
 from service.signals.registry import Scope, extractor, signal
@@ -30,14 +31,14 @@ def paste(parsed: Parsed, out: Scope) -> None:
     first = parsed.lines[:1]
     out.set("input.lang", detect_lang([line.text for line in parsed.lines]), first)
     log_kinds = {"metrics", "traceback", "log"}
-    log_lines = [line for seg in parsed.segments if seg.kind in log_kinds for line in seg.lines[:1]]
-    if log_lines or parsed.metrics:
-        out.set("input.has_log", True, log_lines[:1] or [parsed.metrics[0].line])
+    log_line = next((seg.lines[0] for seg in parsed.segments if seg.kind in log_kinds and seg.lines), None)
+    if log_line is not None or parsed.metrics:
+        out.set("input.has_log", True, [log_line] if log_line is not None else [parsed.metrics[0].line])
     error_lines = out.index.lines_matching(_ERROR_HINT, 1)
     exception = out.get("exception.type")
     if exception is not None or error_lines:
         out.set("input.has_error", True, exception.lines if exception is not None else error_lines[:1])
-    config_facts = [f for f in parsed.facts if f.source in ("yaml", "json", "flag")]
+    config_facts = list(islice((f for f in parsed.facts if f.source in ("yaml", "json", "flag")), 2))  # two decide
     if len(config_facts) >= 2:
         out.set("input.has_config", True, [config_facts[0].line])
 

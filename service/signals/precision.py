@@ -110,11 +110,12 @@ _DS_PROSE_STAGE = re.compile(
 def deepspeed(parsed: Parsed, out: Scope) -> None:
     facts = parsed.facts
     config = last_fact(facts, "deepspeed", "deepspeed_config", "deepspeed_config_file")
-    lines_with_ds = [line for line in parsed.lines if "deepspeed" in line.text.lower()]
     if config is not None and config.value not in (False, None, "", "null"):
         out.set("deepspeed.enabled", True, [config.line])
-    elif lines_with_ds:
-        out.set("deepspeed.enabled", True, lines_with_ds[:1])
+    else:
+        line_with_ds = next((line for line in parsed.lines if "deepspeed" in line.text.lower()), None)
+        if line_with_ds is not None:
+            out.set("deepspeed.enabled", True, [line_with_ds])
     stage = last_fact(facts, "stage", "zero_stage")
     if stage is not None and stage.source == "json" and "zero_optimization" not in stage.path:
         stage = None
