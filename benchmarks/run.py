@@ -67,7 +67,7 @@ def cold_start(tmp: Path) -> None:
 def warm_latency(quick: bool) -> None:
     """Warm `diagnose` (retrieval on) against its floor: one embedding call of the same paste's salient text. One
     BLAS thread, as in the server (BLAS threads spinning on a shared 2-core box distort both sides)."""
-    from service.api.batching import limit_blas_threads
+    from service.api.batching import freeze_loaded_heap, limit_blas_threads
     from service.parse import parse
     from service.pipeline import as_parts, diagnose, load_rules
     from service.retrieval import open_retriever
@@ -78,6 +78,7 @@ def warm_latency(quick: bool) -> None:
     rules, retriever = load_rules(), open_retriever()
     rules.warm()  # a warm process, as in the server
     retriever.embeddings.embed_query("warm up")
+    freeze_loaded_heap()  # as the server does once its engine is loaded
     make, real = paste_factory(3), real_paste_factory(3)
     n = 60 if quick else 200
     sets = [

@@ -195,3 +195,19 @@ def test_openapi_documents_every_route_with_examples(client):
         assert body.get("examples") or schema.get("examples"), path
     assert "ErrorBody" in spec["components"]["schemas"]
     assert client.get("/docs").status_code == 200
+
+
+def test_the_loaded_engine_is_frozen_out_of_the_collector_and_reloads_do_not_pile_up():
+    """gc.freeze after loading keeps full collections from walking the KB on every large paste; a reload must
+    leave the replaced engine collectable, so the frozen set stays the size of one engine."""
+    import gc
+
+    from service.api.app import open_engine
+
+    engine = open_engine(get_settings(), retrieval=False)
+    first = gc.get_freeze_count()
+    assert first > 10_000  # the rules and the KB are out of the collector's generations
+    for _ in range(3):
+        engine.reload(retrieval=False)
+    assert gc.get_freeze_count() < first * 1.2
+    gc.unfreeze()  # leave the test process as it was

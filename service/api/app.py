@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from service.api import errors
+from service.api.batching import freeze_loaded_heap
 from service.api.deps import Engine
 from service.api.limits import CHAT_UPLOAD_MAX_BYTES, BodySizeLimit
 from service.api.routes import admin, article_page, diagnose, diagnoses, health, search, triage
@@ -36,7 +37,9 @@ def open_engine(settings: Settings, *, retrieval: bool = True) -> Engine:
     engine = Engine(settings=settings, rules=load_rules(str(settings.kb_dir)))
     engine.rules.warm()
     if retrieval:
-        engine.reload()
+        engine.reload()  # freezes the loaded heap itself
+    else:
+        freeze_loaded_heap()
     return engine
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import hmac
 import logging
 import threading
@@ -11,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request
 
-from service.api.batching import BatchingEmbeddings, CpuPool, limit_blas_threads
+from service.api.batching import BatchingEmbeddings, CpuPool, freeze_loaded_heap, limit_blas_threads
 from service.api.errors import ApiError
 from service.config import Settings
 from service.kb import Catalogue
@@ -51,6 +52,7 @@ class Engine:
         """Compile the rules and open the retriever for kb/ as it is now, then swap both in at once: a request sees
         the old engine or the new one, never rules of one KB with the index of another."""
         self.last_attempt = time.monotonic()
+        gc.unfreeze()  # the engine being replaced must be collectable once it is dropped
         rules = RuleSet(Catalogue.load(self.settings.kb_dir))
         rules.warm()
         retriever = None
@@ -70,6 +72,7 @@ class Engine:
             self.rules, self.startup_error = rules, error
             if retriever is not None or not retrieval:
                 self.retriever = retriever
+        freeze_loaded_heap()
 
     def recover_if_due(self) -> None:
         """After a failure (disk full, store unreachable), try again now and then instead of needing a restart."""
