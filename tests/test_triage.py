@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 from service.triage import read_reports, triage
 from service.triage.duplicates import DuplicateIndex
 from tests.unit.test_engine_acceptance import SEED
@@ -84,6 +86,24 @@ def test_labels_replies_and_report(tmp_path: Path, data_dir: Path, retriever):
     cluster = re.search(r'<li data-cluster="1" data-undiagnosed="0">3 reports.*?</li></ul></li>', html).group(0)
     assert all(f'href="#issue-{rid}"' in cluster for rid in ("bf16-a", "bf16-b", "bf16-c"))
     assert "same cause, similar lines, similarity 0.9" in cluster
+
+
+def test_duplicate_vector_is_the_embedding_of_the_written_salient_text(monkeypatch, rules, retriever):
+    """What a resumed run re-embeds (the output's `salient`) gives the vector the worker compared, also when the
+    salient text is longer than 300 characters (it is the query, whose vector diagnose already computed)."""
+    from service.triage import run
+    from service.triage.labels import LabelMap
+    from service.triage.readers import Report
+
+    for key, value in (("rules", rules), ("retriever", retriever), ("labels", LabelMap({}))):
+        monkeypatch.setitem(run._STATE, key, value)
+    long = SEED + "\n" + "\n".join(f"UserWarning: gradient overflow in step {i}, skipping update" for i in range(6))
+    for body in (SEED, SEED_RETOLD, long):
+        row = run.process(Report(id=1, title="zero loss", body=body))
+        assert row.meta is not None and row.vector is not None
+        expected = np.asarray(retriever.embeddings.embed_query(row.meta["salient"]), dtype=np.float32)
+        assert row.vector.tolist() == expected.tolist()
+    assert len(row.meta["salient"]) > 300
 
 
 def test_duplicate_index_threshold():

@@ -6,16 +6,19 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
 import shutil
+import zlib
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from service.triage import triage
 from service.triage.report import code_span, md_text, write_report
 from service.triage.run import summarize
-from service.triage.textdup import NEAR_DUPLICATE_JACCARD, TextDuplicates, similarity
+from service.triage.textdup import NEAR_DUPLICATE_JACCARD, TextDuplicates, jaccard, shingles, similarity
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "tests" / "data" / "sample-export.json"
@@ -140,6 +143,18 @@ def test_text_duplicates_exact_near_and_distinct():
     assert index.add("5", "same problem here") is None  # too short to call anything a duplicate
     zh = "训练时显存不足，第十步就报错 CUDA out of memory"
     assert similarity(zh, zh + "!") == 1.0 and similarity(zh, "多卡训练卡住不动，单卡正常") == 0.0
+
+
+def test_shingles_and_jaccard_match_their_set_definitions():
+    rng = random.Random(5)
+    for _ in range(300):
+        words = [rng.choice(["a", "b", "0", "训", "x"]) for _ in range(rng.randint(0, 12))]
+        grams = {"\x1f".join(words[i:i + 3]) for i in range(max(1, len(words) - 2))} if words else set()
+        assert shingles(words).tolist() == sorted({zlib.crc32(g.encode()) for g in grams})
+    for _ in range(300):
+        a, b = (set(rng.sample(range(60), rng.randint(0, 30))) for _ in range(2))
+        expected = len(a & b) / len(a | b) if a and b else 0.0
+        assert jaccard(np.array(sorted(a), dtype=np.uint64), np.array(sorted(b), dtype=np.uint64)) == expected
 
 
 def test_summary_survives_error_rows(tmp_path: Path):

@@ -1,9 +1,11 @@
 """Likely duplicates inside one export: an earlier report with the same top diagnosis whose salient error lines are
 similar (cosine similarity of their embeddings >= DUPLICATE_SIMILARITY).
 
-Threshold measured on the KB's trigger fixtures (`python -m benchmarks.duplicate_threshold`): at 0.85, 79% of
-re-pastes of one report (other numbers, ids, log noise) are linked, and 4% of pairs of different reports of the same
-cause (at 0.90: 45% and 1%). A false link only joins two reports that already share the diagnosis and its fix.
+The salient text compared is the whole retrieval query (up to 600 characters), so triage reuses its embedding.
+Threshold measured on the KB's trigger fixtures with that text (`python -m benchmarks.duplicate_threshold`): at 0.85,
+67% of re-pastes of one report (other numbers, ids, log noise) are linked, and 2% of pairs of different reports of the
+same cause (at 0.80: 85% and 5%; at 0.90: 45% and 1%). A false link only joins two reports that already share the
+diagnosis and its fix.
 """
 
 from __future__ import annotations

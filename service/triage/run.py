@@ -123,7 +123,7 @@ def _meta(report: Report, result, salient: str, labels: LabelMap, started: float
         "reply": draft_reply(result),
         "url": redact(report.url) if report.url else None,
         "duplicate_of": None,
-        "salient": redact(salient)[:300],
+        "salient": redact(salient),  # the whole query (<= 600 characters): what duplicates compare
         "gap_line": None if top else redact(salient_line(report.text)),
     }  # no timings in a row: the same export gives the same bytes (the run's throughput line has the timing)
 
@@ -178,12 +178,12 @@ def process(report: Report) -> Row:
                                                         retriever=_STATE["retriever"])
     meta = _meta(report, result, salient, _STATE["labels"], started)
     # Duplicates compare the embedding of the salient text as written to the output, one text per call: a resumed
-    # run re-embeds exactly that text the same way, so its links are the links of an uninterrupted run.
+    # run re-embeds exactly that text the same way, so its links are the links of an uninterrupted run. That text is
+    # the query itself (the threshold was measured on it), so its vector is the one diagnose already computed.
     retriever = _STATE["retriever"]
     vector = None
     if retriever is not None and meta.get("salient") and result.diagnoses:
-        # The query was that very text (nothing redacted or cut): its vector is the one a resume computes.
-        same = meta["salient"] == salient and query_vector is not None
+        same = meta["salient"] == salient and query_vector is not None  # else redaction changed it: embed it anew
         vector = query_vector if same else retriever.embeddings.embed_query(meta["salient"])
     return Row.of({"id": report.id, **result.model_dump(mode="json"), "triage": meta}, vector)
 

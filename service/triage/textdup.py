@@ -18,7 +18,6 @@ take about 7 s on one core.
 from __future__ import annotations
 
 import hashlib
-import heapq
 import re
 import unicodedata
 import zlib
@@ -59,21 +58,29 @@ def text_hash(text: str) -> str:
 
 
 def tokens(text: str) -> list[str]:
-    return ["0" if t[0].isdigit() else t for t in _TOKEN.findall(normalise(text))]
+    return _tokens(normalise(text))
+
+
+def _tokens(normalised: str) -> list[str]:
+    return ["0" if t[0].isdigit() else t for t in _TOKEN.findall(normalised)]
 
 
 def shingles(words: list[str]) -> np.ndarray:
-    """Sorted unique hashes (CRC-32: fast and the same on every platform) of the word 3-shingles."""
+    """Sorted unique hashes (CRC-32: fast and the same on every platform) of the word 3-shingles (of all the words
+    when there are fewer than three)."""
     if not words:
         return np.zeros(0, dtype=np.uint64)
-    grams = {"\x1f".join(words[i:i + SHINGLE]) for i in range(max(1, len(words) - SHINGLE + 1))}
-    return np.unique(np.fromiter((zlib.crc32(g.encode("utf-8")) for g in grams), dtype=np.uint64, count=len(grams)))
+    runs = zip(*(words[i:] for i in range(SHINGLE)), strict=False) if len(words) >= SHINGLE else [words]
+    hashes = set(map(zlib.crc32, map(str.encode, map("\x1f".join, runs))))
+    return np.fromiter(sorted(hashes), dtype=np.uint64, count=len(hashes))  # cheaper than np.unique for ~100
 
 
 def jaccard(a: np.ndarray, b: np.ndarray) -> float:
+    """Exact Jaccard similarity of two sorted arrays of unique values."""
     if not a.size or not b.size:
         return 0.0
-    common = np.intersect1d(a, b, assume_unique=True).size
+    # Each value of a looked up in b by binary search: a few numpy calls instead of intersect1d's concatenate+sort.
+    common = int(np.count_nonzero(b.take(b.searchsorted(a), mode="clip") == a))
     return common / (a.size + b.size - common)
 
 
@@ -102,31 +109,38 @@ class TextDuplicates:
     threshold: float = NEAR_DUPLICATE_JACCARD
     _exact: dict[str, str] = field(default_factory=dict)
     _order: dict[str, int] = field(default_factory=dict)
-    _shingles: dict[str, np.ndarray] = field(default_factory=dict)
-    _buckets: dict[bytes, list[str]] = field(default_factory=dict)
+    _ids: list[str] = field(default_factory=list)  # of the reports in buckets, by position
+    _shingles: list[np.ndarray] = field(default_factory=list)  # by the same position
+    _buckets: dict[bytes, list[int]] = field(default_factory=dict)  # band key -> positions, ascending
 
     def add(self, report_id: str, text: str) -> TextMatch | None:
-        words = tokens(text)
+        normalised = normalise(text)
+        words = _tokens(normalised)
         if len(words) < MIN_TOKENS or report_id in self._order:
             return None
         self._order[report_id] = len(self._order)
-        digest = text_hash(text)
+        digest = hashlib.sha256(normalised.encode("utf-8")).hexdigest()
         if digest in self._exact:
             return TextMatch(self._exact[digest], "exact", 1.0)
         self._exact[digest] = report_id
         values = shingles(words)
-        signature = _signature(values)
-        keys = [bytes([band]) + signature[band * ROWS:(band + 1) * ROWS].tobytes() for band in range(BANDS)]
+        raw = _signature(values).tobytes()
+        width = ROWS * 8  # bytes of one band of the uint64 signature
+        keys = [bytes((band,)) + raw[band * width:(band + 1) * width] for band in range(BANDS)]
         shared = Counter(chain.from_iterable(self._buckets.get(key, ()) for key in keys))
-        # The candidates sharing the most bands have the highest estimated similarity: score the first few exactly.
-        order = self._order
-        candidates = heapq.nsmallest(MAX_CANDIDATES, shared, key=lambda other: (-shared[other], order[other]))
         best: TextMatch | None = None
-        for other in sorted(candidates, key=self._order.__getitem__):
-            score = jaccard(values, self._shingles[other])
-            if score >= self.threshold and (best is None or score > best.similarity):
-                best = TextMatch(other, "near", round(score, 3))
-        self._shingles[report_id] = values
+        if shared:
+            # The candidates sharing the most bands have the highest estimated similarity: score the first few
+            # exactly, earliest first (positions follow input order, so they break ties as the order does).
+            positions = np.fromiter(shared.keys(), dtype=np.int64, count=len(shared))
+            counts = np.fromiter(shared.values(), dtype=np.int64, count=len(shared))
+            for other in np.sort(positions[np.lexsort((positions, -counts))[:MAX_CANDIDATES]]).tolist():
+                score = jaccard(values, self._shingles[other])
+                if score >= self.threshold and (best is None or score > best.similarity):
+                    best = TextMatch(self._ids[other], "near", round(score, 3))
+        position = len(self._ids)
+        self._ids.append(report_id)
+        self._shingles.append(values)
         for key in keys:
-            self._buckets.setdefault(key, []).append(report_id)
+            self._buckets.setdefault(key, []).append(position)
         return best
