@@ -35,14 +35,16 @@ K_NEIGHBOURS = 10
 DECISIVE = 0.6  # measured precision at which a cause's rule confirmation decides on its own
 PRECISION_PRIOR = 2.0  # pseudo-counts pulling a cause's measured rule precision towards the overall rate
 MAX_CANDIDATES = 8
+CLF_FLOOR = 1e-3  # the classifier feature is log(p + floor): a ratio scale, without -inf for a cause it never saw
+CLF_PROPOSES = 0.2  # a cause the classifier gives at least this is a candidate even if nothing else proposed it
 FEATURES = (  # of one candidate cause
     "rule_confirmed", "rule_candidate", "rule_score", "rule_symptom", "rule_group",
     "art_rank", "art_bm25_rank", "art_dense", "art_dense_gap",
-    "case_vote", "case_top", "case_top_gap", "case_bm25_vote",
+    "case_vote", "case_top", "case_top_gap", "case_bm25_vote", "clf",
 )
 REPORT_FEATURES = (  # of the report as a whole: they drive the "none of these" alternative
     "oos_vote", "oos_gap", "best_case", "best_article", "rule_evidence", "max_rule_score", "no_query",
-    "has_error", "has_log", "has_config", "question", "length",
+    "has_error", "has_log", "has_config", "question", "length", "clf_oos", "clf_max",
 )
 # A how-to question, a feature request, a sizing question or a "what does this line do" question reads like one:
 # these words, or a question mark.
@@ -91,7 +93,9 @@ class FusionModel:
     def _utility(self, weights: dict[str, float], features: dict[str, float]) -> float:
         z = 0.0
         for name, weight in weights.items():
-            z += weight * (features.get(name, 0.0) - self.mean.get(name, 0.0)) / (self.scale.get(name, 1.0) or 1.0)
+            # A feature the input lacks (no classifier for this embedding model) counts as average: no push either way.
+            value = features.get(name, self.mean.get(name, 0.0))
+            z += weight * (value - self.mean.get(name, 0.0)) / (self.scale.get(name, 1.0) or 1.0)
         return max(-40.0, min(40.0, z))
 
     def probabilities(self, features: list[dict[str, float]], report: dict[str, float]) -> list[float]:
@@ -184,10 +188,12 @@ def is_bare(parsed: Parsed) -> bool:
 
 
 def candidates(catalogue: Catalogue, outcome: RuleOutcome, hits: RetrievalHits, cause_of: dict[str, str],
-               signals: dict | None = None, text: str = "",
-               bare: bool = False) -> tuple[list[Candidate], dict[str, float]]:
+               signals: dict | None = None, text: str = "", bare: bool = False,
+               cause_probs: Mapping[str, float] | None = None) -> tuple[list[Candidate], dict[str, float]]:
     """The causes worth ranking for one input with their features, and the report's own features. `cause_of`: case
-    id -> cause, restricted to the cases retrieval may use (cross-validation leaves the fold under test out)."""
+    id -> cause, restricted to the cases retrieval may use (cross-validation leaves the fold under test out).
+    `cause_probs`: the cause classifier's output for the input (service/classify.py); without it (no classifier for
+    this embedding model) its features are left out, and the model reads them as average."""
     dense = _usable(hits.case_dense, cause_of)
     bm25 = _usable(hits.case_bm25, cause_of)
     dense_votes, dense_top = _votes(dense, cause_of, K_NEIGHBOURS)
@@ -206,6 +212,7 @@ def candidates(catalogue: Catalogue, outcome: RuleOutcome, hits: RetrievalHits, 
     proposed = {c for c, r in art_rank.items() if r <= 5} | {c for c, v in dense_votes.items() if v > 0}
     proposed |= {c for c, v in bm25_votes.items() if v > 0} | active
     proposed |= {r.article.category for r in outcome.articles.values() if r.status in ("diagnosed", "candidate")}
+    proposed |= {c for c, p in (cause_probs or {}).items() if p >= CLF_PROPOSES}
     proposed.discard(OUT_OF_SCOPE)
     top_by_cause = _top_by_cause(dense, cause_of, proposed | {OUT_OF_SCOPE})
     oos_top = top_by_cause.get(OUT_OF_SCOPE, 0.0)
@@ -236,6 +243,8 @@ def candidates(catalogue: Catalogue, outcome: RuleOutcome, hits: RetrievalHits, 
             "case_top_gap": top_by_cause.get(category, 0.0) - best_case if category in top_by_cause else -1.0,
             "case_bm25_vote": bm25_votes.get(category, 0.0),
         }
+        if cause_probs is not None:
+            features["clf"] = math.log(cause_probs.get(category, 0.0) + CLF_FLOOR)
         neighbours = tuple((i, s) for i, s in dense_top if cause_of.get(i) == category)[:3]
         out.append(Candidate(category, best.article.id, features, best.status == "diagnosed", 0.0, neighbours, bare))
     report = {
@@ -253,6 +262,9 @@ def candidates(catalogue: Catalogue, outcome: RuleOutcome, hits: RetrievalHits, 
         "question": min(3.0, float(len(_QUESTION.findall(text[:4000])))),
         "length": math.log1p(len(text)) / 10,
     }
+    if cause_probs is not None:
+        report["clf_oos"] = cause_probs.get(OUT_OF_SCOPE, 0.0)
+        report["clf_max"] = max((p for c, p in cause_probs.items() if c != OUT_OF_SCOPE), default=0.0)
     return out, report
 
 

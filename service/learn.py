@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from service.cases import OUT_OF_SCOPE, Case, CaseBase
+from service.classify import CLASSIFIER_C, CauseClassifier, classifier_path
 from service.fusion import (
     FEATURES,
     REPORT_FEATURES,
@@ -92,14 +93,48 @@ def prepare(retriever: Retriever, base: CaseBase, folds: int = FOLDS) -> list[Pr
     return prepared
 
 
-def _features(item: Prepared, retriever: Retriever,
-              allowed: dict[str, str]) -> tuple[list[Candidate], dict[str, float]]:
+class Stacked:
+    """The cause classifier's probabilities for each report, as fusion may see them: from a classifier fitted without
+    the report's own fold and without the fold under test (stacking: the fusion model learns how far to trust the
+    classifier on reports the classifier never saw, as it will be at run time). One fit per set of held-out folds."""
+
+    def __init__(self, prepared: list[Prepared], c: float = CLASSIFIER_C) -> None:
+        self.prepared = prepared
+        self.c = c
+        self._fitted: dict[frozenset[int], CauseClassifier] = {}
+        self._probs: dict[tuple[frozenset[int], str], dict[str, float]] = {}
+
+    def fit(self, held_out: frozenset[int] = frozenset(), meta: dict[str, object] | None = None) -> CauseClassifier:
+        """A classifier of every report with a query, except those of the held-out folds."""
+        rows = [(p.analysis.vector, p.case.cause) for p in self.prepared if p.fold not in held_out]
+        kept = [(vector, cause) for vector, cause in rows if vector is not None]
+        return CauseClassifier.fit([v for v, _ in kept], [c for _, c in kept], self.c,
+                                   {"cases": len(kept), "C": self.c, **(meta or {})})
+
+    def _classifier(self, held_out: frozenset[int]) -> CauseClassifier:
+        if held_out not in self._fitted:
+            self._fitted[held_out] = self.fit(held_out)
+        return self._fitted[held_out]
+
+    def of(self, item: Prepared, fold_under_test: int | None) -> dict[str, float] | None:
+        """`fold_under_test`: None when fitting the final model on every fold (then out-of-fold probabilities)."""
+        if item.analysis.vector is None:
+            return None
+        held_out = frozenset({item.fold} if fold_under_test is None else {item.fold, fold_under_test})
+        key = (held_out, item.case.id)
+        if key not in self._probs:
+            self._probs[key] = self._classifier(held_out).probabilities(item.analysis.vector)
+        return self._probs[key]
+
+
+def _features(item: Prepared, retriever: Retriever, allowed: dict[str, str],
+              cause_probs: dict[str, float] | None) -> tuple[list[Candidate], dict[str, float]]:
     if item.analysis.hits is None:
         return [], {}
     cause_of = {i: c for i, c in allowed.items() if i != item.case.id}
     text = "\n".join(line.text for line in item.analysis.parsed.lines[:400])
     return candidates(retriever.catalogue, item.analysis.outcome, item.analysis.hits, cause_of,
-                      item.analysis.signals, text, bare=is_bare(item.analysis.parsed))
+                      item.analysis.signals, text, bare=is_bare(item.analysis.parsed), cause_probs=cause_probs)
 
 
 @dataclass
@@ -111,10 +146,11 @@ class Group:
     target: int
 
 
-def _groups(items: list[Prepared], retriever: Retriever, allowed: dict[str, str]) -> list[Group]:
+def _groups(items: list[Prepared], retriever: Retriever, allowed: dict[str, str], stacked: Stacked,
+            fold_under_test: int | None) -> list[Group]:
     groups = []
     for item in items:
-        found, report = _features(item, retriever, allowed)
+        found, report = _features(item, retriever, allowed, stacked.of(item, fold_under_test))
         cats = [c.category for c in found]
         target = cats.index(item.case.cause) if item.case.cause in cats else -1
         groups.append(Group([c.features for c in found], report, target))
@@ -175,26 +211,30 @@ def fit(groups: list[Group], c: float) -> FusionModel:
     )
 
 
-def _predict(item: Prepared, retriever: Retriever, allowed: dict[str, str], model: FusionModel) -> Prediction:
-    found, report = _features(item, retriever, allowed)
+def _predict(item: Prepared, retriever: Retriever, allowed: dict[str, str], model: FusionModel,
+             cause_probs: dict[str, float] | None) -> Prediction:
+    found, report = _features(item, retriever, allowed, cause_probs)
     ranked = rank_candidates(found, report, model)
     chosen, rest = decide(ranked, model)
     return Prediction(item.case, chosen + rest, [c.category for c in chosen])
 
 
 def cross_validate(prepared: list[Prepared], retriever: Retriever, c: float = 0.3,
-                   threshold: float | None = None) -> tuple[list[Prediction], float]:
-    """Out-of-fold predictions (each fold's model fitted on the other folds), and the threshold they support."""
+                   threshold: float | None = None,
+                   stacked: Stacked | None = None) -> tuple[list[Prediction], float]:
+    """Out-of-fold predictions (each fold's model, classifier included, fitted on the other folds), and the threshold
+    they support."""
+    stacked = stacked or Stacked(prepared)
     everything = {p.case.id: p.case.cause for p in prepared}
     predictions: list[Prediction] = []
     for fold in sorted({p.fold for p in prepared}):
         allowed = {i: cause for i, cause in everything.items() if i not in
                    {p.case.id for p in prepared if p.fold == fold}}
         train = [p for p in prepared if p.fold != fold]
-        model = fit(_groups(train, retriever, allowed), c)
+        model = fit(_groups(train, retriever, allowed, stacked, fold), c)
         model.confirmed_floor, model.rule_precision = rule_precision(confirmations(train))
         model.threshold = 1.01  # decide later, on all out-of-fold predictions together
-        predictions += [_predict(p, retriever, allowed, model) for p in prepared if p.fold == fold]
+        predictions += [_predict(p, retriever, allowed, model, stacked.of(p, fold)) for p in prepared if p.fold == fold]
     chosen = threshold if threshold is not None else choose_threshold(predictions)
     return [apply_threshold(p, chosen) for p in predictions], chosen
 
@@ -332,16 +372,17 @@ def train(retriever: Retriever, out: Path, c: float | None = None) -> tuple[Fusi
     """Choose C and the threshold by cross-validation, refit on every case, save. Returns the CV predictions too."""
     base = retriever.cases
     prepared = prepare(retriever, base)
+    stacked = Stacked(prepared)
     best = None
     for candidate_c in ([c] if c is not None else C_GRID):
-        predictions, threshold = cross_validate(prepared, retriever, candidate_c)
+        predictions, threshold = cross_validate(prepared, retriever, candidate_c, stacked=stacked)
         key = (-log_loss(predictions), candidate_c)  # C by the proper score; the threshold by the goals
         if best is None or key > best[0]:
             best = (key, candidate_c, threshold, predictions)
     assert best is not None  # the grid is never empty
     _, chosen_c, threshold, predictions = best
     everything = {p.case.id: p.case.cause for p in prepared}
-    model = fit(_groups(prepared, retriever, everything), chosen_c)
+    model = fit(_groups(prepared, retriever, everything, stacked, None), chosen_c)
     model.threshold = threshold
     model.confirmed_floor, model.rule_precision = rule_precision(confirmations(prepared))
     s = score(predictions)
@@ -353,7 +394,9 @@ def train(retriever: Retriever, out: Path, c: float | None = None) -> tuple[Fusi
                   "decisive": sorted(c for c in model.rule_precision if model.decisive(c)),
                   "embedding_model": retriever.model_name, "features": list(FEATURES)}
     model.save(out)
+    classifier = classifier_path(out)
+    stacked.fit(meta={"embedding_model": retriever.model_name}).save(classifier)
     summary = (f"trained on {len(base.cases)} cases (C={chosen_c}, threshold {threshold:.2f}); cross-validated: "
                f"top-1 {s['top1']:.3f}, top-3 {s['top3']:.3f}, wrong first {s['wrong_first']:.3f}, out-of-scope "
-               f"abstained {s['abstained']:.3f}, ECE {ece:.3f}; weights in {out}")
+               f"abstained {s['abstained']:.3f}, ECE {ece:.3f}; weights in {out} and {classifier}")
     return model, predictions, summary

@@ -109,8 +109,11 @@ def analyse_input(parsed: Parsed, *, rules: RuleSet | None = None, retriever: Re
         analysis.hits = retriever.retrieve(query, vector=analysis.vector)
         if cause_of is None:
             cause_of = retriever.cause_of
+        classifier = getattr(retriever, "classifier", None)
+        cause_probs = classifier.probabilities(analysis.vector) if classifier is not None else None
         found, report = candidates(rules.catalogue, outcome, analysis.hits, cause_of, signals,
-                                   "\n".join(line.text for line in parsed.lines[:400]), bare=is_bare(parsed))
+                                   "\n".join(line.text for line in parsed.lines[:400]), bare=is_bare(parsed),
+                                   cause_probs=cause_probs)
         analysis.ranked = rank_candidates(found, report, retriever.model)
         analysis.chosen, analysis.rest = decide(analysis.ranked, retriever.model)
         urls = retriever.case_urls

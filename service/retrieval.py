@@ -95,9 +95,12 @@ class Retriever:
         self.bm25_cases = BM25({c.id: c.render("en") + "\n" + c.render("zh") for c in self.cases.cases})
         self.dense = DenseIndex.from_store(store)
         self.index_cases()
+        from service.classify import CauseClassifier, classifier_path
         from service.fusion import FusionModel
 
         self.model = FusionModel.load(catalogue.root / "model" / "fusion.json")
+        self.classifier = CauseClassifier.load(classifier_path(catalogue.root / "model" / "fusion.json"),
+                                               self.model_name)
         override = get_settings().threshold
         if self.model is not None and override is not None:
             self.model.threshold = override  # an operator trading abstention for answers (README table)

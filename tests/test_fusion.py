@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from service.cases import CaseBase, lint_cases
+from service.classify import CauseClassifier, classifier_path
 from service.fusion import FEATURES, REPORT_FEATURES, Candidate, FusionModel, decide
 from service.learn import Group, calibration, fit
 from service.models import MissingOut
@@ -89,6 +90,10 @@ def test_the_committed_model_was_trained_on_this_case_base():
     model = FusionModel.load(REPO / "kb" / "model" / "fusion.json")
     assert model is not None and model.meta["cases"] == len(CaseBase.load().cases)
     assert set(model.weights) == set(FEATURES) and set(model.none_weights) == set(REPORT_FEATURES)
+    classifier = CauseClassifier.load(classifier_path(REPO / "kb" / "model" / "fusion.json"), "use-multilingual")
+    base = CaseBase.load()
+    assert classifier is not None and classifier.meta["cases"] == len(base.cases)
+    assert set(classifier.classes) == {c.cause for c in base.cases}
 
 
 def test_the_seed_paste_is_confirmed_with_its_patch(rules, retriever):
