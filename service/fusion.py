@@ -2,8 +2,9 @@
 
 For one input, every cause that retrieval or the rules point at becomes a candidate, described by a few features:
 what the rules say of its articles (diagnosed, candidate, score, an active shared-symptom group), where retrieval
-ranks its articles, and how the nearest real reports of the case base vote (dense and BM25 neighbours, and how close
-the nearest out-of-scope reports are). A logistic regression, fitted by `tunedoc train` with cross-validation over
+ranks its articles, how the nearest real reports of the case base vote (dense and BM25 neighbours, and how close
+the nearest out-of-scope reports are), and what the cause classifier over the whole case base says of it
+(service/classify.py). A logistic regression, fitted by `tunedoc train` with cross-validation over
 the case base and stored as plain JSON (`kb/model/fusion.json`), turns the features into the probability that the
 cause is the right one. The model is a conditional logit with a "none of these" alternative: the candidates compete
 with each other and with the chance that the report is out of scope or of a cause no candidate names, so the

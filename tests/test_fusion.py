@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 from pathlib import Path
 
@@ -101,6 +102,15 @@ def test_the_seed_paste_is_confirmed_with_its_patch(rules, retriever):
     top = result.diagnoses[0]
     assert top.id == "bf16-numerical-instability" and top.status == "confirmed"
     assert top.fix.patch == {"train-config": {"bf16": False, "fp16": True}} and 0 < top.confidence <= 1
+
+
+def test_the_cause_classifier_speaks_for_every_candidate(rules, retriever):
+    assert retriever.classifier is not None  # kb/model/classifier.json, for the embedding model in use
+    analysis = analyse_input(parse(as_parts(SEED)), rules=rules, retriever=retriever)
+    assert analysis.ranked and all("clf" in c.features for c in analysis.ranked)
+    probs = retriever.classifier.probabilities(analysis.vector)
+    first = analysis.ranked[0]
+    assert first.features["clf"] == pytest.approx(math.log(probs[first.category] + 1e-3))
 
 
 def test_an_exclude_keeps_a_cause_out_even_when_retrieval_proposes_it(rules, retriever):
