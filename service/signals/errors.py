@@ -61,6 +61,61 @@ def size_mismatch(parsed: Parsed, out: Scope) -> None:
         out.set("size_mismatch.kind", kind, kinds[kind][:5])
 
 
+_SIZE = r"([\d.]+)\s*(bytes|KiB|MiB|GiB|TiB)"
+_UNITS = {"bytes": 1 / 2**30, "KiB": 1 / 2**20, "MiB": 1 / 2**10, "GiB": 1.0, "TiB": 2**10}
+# torch < 2.1: "(GPU 7; 31.74 GiB total capacity; 3.22 GiB already allocated; 15.38 MiB free; 3.27 GiB reserved in
+# total by PyTorch)". Later: "GPU 1 has a total capacity of 22.00 GiB of which 20.28 GiB is free. ... this process has
+# 1.7 GiB memory in use. Of the allocated memory 527 MiB is allocated by PyTorch, and 33 MiB is reserved by PyTorch but
+# unallocated." (`capacty` is torch's own typo in some versions.)
+_OOM_OLD = re.compile(_SIZE + r" total capacity; .*?" + _SIZE + r" free; " + _SIZE + r" reserved in total by PyTorch")
+_OOM_NEW = re.compile(r"total capac\w+ of " + _SIZE + r" of which " + _SIZE + r" is free")
+_OOM_OWN = re.compile(r"this process has " + _SIZE + r" memory in use")
+_OOM_PYTORCH = re.compile(r"allocated memory " + _SIZE + r" is allocated by PyTorch, and " + _SIZE +
+                          r" is reserved by PyTorch but unallocated")
+
+
+def _gib(match: re.Match, group: int) -> float:
+    return float(match.group(group)) * _UNITS[match.group(group + 1)]
+
+
+def oom_held_elsewhere(text: str) -> float | None:
+    """The share of the GPU that neither this process nor the free pool held when a CUDA allocation failed:
+    (total - free - this process's memory) / total, from torch's OOM message; None when the line does not say all
+    three. Near 0 for a training step's own footprint; near 1 when another job, or other ranks placed on the same GPU,
+    hold the card."""
+    old = _OOM_OLD.search(text)
+    if old:
+        total, free, own = _gib(old, 1), _gib(old, 3), _gib(old, 5)
+    else:
+        new = _OOM_NEW.search(text)
+        mine, pytorch = _OOM_OWN.search(text), _OOM_PYTORCH.search(text)
+        if not new or not (mine or pytorch):
+            return None
+        total, free = _gib(new, 1), _gib(new, 3)
+        own = _gib(mine, 1) if mine else _gib(pytorch, 1) + _gib(pytorch, 3)  # type: ignore[arg-type]
+    if total <= 0:
+        return None
+    return round(max(0.0, total - free - own) / total, 3)
+
+
+@extractor(provides=[
+    signal("oom.held_elsewhere", "float",
+           "Share of the GPU that neither this process nor the free pool held when `CUDA out of memory` was raised: "
+           "(total capacity - free - memory of this process) / total, from the OOM message's own figures (the last "
+           "OOM line that gives all three). Near 0: the training step's own footprint; near 1: another job, or "
+           "other ranks on the same GPU, hold the card."),
+])
+def oom_memory(parsed: Parsed, out: Scope) -> None:
+    found = None
+    for line in parsed.lines:
+        if "out of memory" in line.text and ("free" in line.text):
+            share = oom_held_elsewhere(line.text)
+            if share is not None:
+                found = (share, line)
+    if found:
+        out.set("oom.held_elsewhere", found[0], [found[1]])
+
+
 @extractor(provides=[
     signal("exception.type", "str",
            "Type of the last exception raised (e.g. `ValueError`, `torch.OutOfMemoryError`).",
