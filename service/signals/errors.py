@@ -61,14 +61,15 @@ def size_mismatch(parsed: Parsed, out: Scope) -> None:
         out.set("size_mismatch.kind", kind, kinds[kind][:5])
 
 
-_SIZE = r"([\d.]+)\s*(bytes|KiB|MiB|GiB|TiB)"
+_SIZE = r"([\d.]{1,12}) ?(bytes|KiB|MiB|GiB|TiB)"  # bounded: linear on adversarial lines (tests/security)
 _UNITS = {"bytes": 1 / 2**30, "KiB": 1 / 2**20, "MiB": 1 / 2**10, "GiB": 1.0, "TiB": 2**10}
 # torch < 2.1: "(GPU 7; 31.74 GiB total capacity; 3.22 GiB already allocated; 15.38 MiB free; 3.27 GiB reserved in
 # total by PyTorch)". Later: "GPU 1 has a total capacity of 22.00 GiB of which 20.28 GiB is free. ... this process has
 # 1.7 GiB memory in use. Of the allocated memory 527 MiB is allocated by PyTorch, and 33 MiB is reserved by PyTorch but
 # unallocated." (`capacty` is torch's own typo in some versions.)
-_OOM_OLD = re.compile(_SIZE + r" total capacity; .*?" + _SIZE + r" free; " + _SIZE + r" reserved in total by PyTorch")
-_OOM_NEW = re.compile(r"total capac\w+ of " + _SIZE + r" of which " + _SIZE + r" is free")
+_OOM_OLD = re.compile(_SIZE + r" total capacity; (?:[^;]{0,60}; )?" + _SIZE + r" free; " + _SIZE +
+                      r" reserved in total by PyTorch")
+_OOM_NEW = re.compile(r"total capac\w{0,4} of " + _SIZE + r" of which " + _SIZE + r" is free")
 _OOM_OWN = re.compile(r"this process has " + _SIZE + r" memory in use")
 _OOM_PYTORCH = re.compile(r"allocated memory " + _SIZE + r" is allocated by PyTorch, and " + _SIZE +
                           r" is reserved by PyTorch but unallocated")
