@@ -248,6 +248,7 @@ def candidates(catalogue: Catalogue, outcome: RuleOutcome, hits: RetrievalHits, 
             features["clf"] = math.log(cause_probs.get(category, 0.0) + CLF_FLOOR)
         neighbours = tuple((i, s) for i, s in dense_top if cause_of.get(i) == category)[:3]
         out.append(Candidate(category, best.article.id, features, best.status == "diagnosed", 0.0, neighbours, bare))
+    out = _level_shared_symptom(out)
     report = {
         "oos_vote": dense_votes.get(OUT_OF_SCOPE, 0.0),
         "oos_gap": oos_top - in_scope_top,
@@ -267,6 +268,24 @@ def candidates(catalogue: Catalogue, outcome: RuleOutcome, hits: RetrievalHits, 
         report["clf_oos"] = cause_probs.get(OUT_OF_SCOPE, 0.0)
         report["clf_max"] = max((p for c, p in cause_probs.items() if c != OUT_OF_SCOPE), default=0.0)
     return out, report
+
+
+# What retrieval says of a candidate: how similar the paste is to its articles and to its reports.
+SIMILARITY_FEATURES = ("art_rank", "art_bm25_rank", "art_dense", "art_dense_gap",
+                       "case_vote", "case_top", "case_top_gap", "case_bm25_vote", "clf")
+
+
+def _level_shared_symptom(found: list[Candidate]) -> list[Candidate]:
+    """A bare paste (its machine lines and a sentence) that shows only a symptom several causes share looks as much
+    like the reports of one of those causes as of another: the lines are the same. Similarity cannot rank them, so
+    those candidates get the group's best similarity each, and only their own evidence (rules) tells them apart.
+    Without this, whichever cause has the most bare-log reports in the case base wins such pastes."""
+    shared = [c for c in found if only_shared_symptom(c)]
+    if len(shared) < 2:
+        return found
+    best = {name: max(c.features.get(name, 0.0) for c in shared) for name in SIMILARITY_FEATURES
+            if any(name in c.features for c in shared)}
+    return [replace(c, features={**c.features, **best}) if only_shared_symptom(c) else c for c in found]
 
 
 def prior_score(candidate: Candidate) -> float:

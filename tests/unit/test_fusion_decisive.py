@@ -80,3 +80,23 @@ def test_a_shared_symptom_alone_in_a_bare_paste_is_never_probable():
     assert decide([candidate(input_bare=1.0)], model)[0] == []  # asked, not answered
     assert [c.category for c in decide([candidate(input_bare=0.0)], model)[0]] == ["c"]  # a described run: answered
     assert [c.category for c in decide([candidate(input_bare=1.0, rule_score=1.4)], model)[0]] == ["c"]  # own evidence
+
+
+def test_similarity_cannot_rank_the_causes_of_a_shared_symptom_in_a_bare_paste():
+    from service.fusion import SIMILARITY_FEATURES, _level_shared_symptom
+
+    def candidate(category: str, bare: bool, score: float, vote: float, clf: float) -> Candidate:
+        features = {"rule_group": 1.0, "rule_symptom": 0.9, "rule_score": score, "case_vote": vote, "clf": clf,
+                    "art_rank": vote / 2}
+        return Candidate(category, category, features, False, bare=bare)
+
+    found = [candidate("a", True, 0.9, 0.8, -0.5), candidate("b", True, 0.9, 0.1, -4.0),
+             candidate("own-evidence", True, 1.5, 0.05, -6.0)]
+    leveled = {c.category: c.features for c in _level_shared_symptom(found)}
+    for name in ("case_vote", "clf", "art_rank"):
+        assert name in SIMILARITY_FEATURES
+        assert leveled["a"][name] == leveled["b"][name] == max(found[0].features[name], found[1].features[name])
+    assert leveled["own-evidence"] == found[2].features  # its rules say more than the symptom: similarity stays
+    assert leveled["a"]["rule_score"] == 0.9  # rule features are its own
+    described = [candidate("a", False, 0.9, 0.8, -0.5), candidate("b", False, 0.9, 0.1, -4.0)]
+    assert _level_shared_symptom(described) == described  # a described run: its similarity is evidence
