@@ -107,10 +107,13 @@ def analyse_input(parsed: Parsed, *, rules: RuleSet | None = None, retriever: Re
     else:
         analysis.vector = retriever.embeddings.embed_query(query)
         analysis.hits = retriever.retrieve(query, vector=analysis.vector)
+        # The committed classifier was fitted on every case: under a restricted case map (cross-validation) its
+        # output would carry the held-out cases in, so it speaks only when all cases may vote.
+        cause_probs = None
+        if cause_of is None and retriever.classifier is not None:
+            cause_probs = retriever.classifier.probabilities(analysis.vector)
         if cause_of is None:
             cause_of = retriever.cause_of
-        classifier = getattr(retriever, "classifier", None)
-        cause_probs = classifier.probabilities(analysis.vector) if classifier is not None else None
         found, report = candidates(rules.catalogue, outcome, analysis.hits, cause_of, signals,
                                    "\n".join(line.text for line in parsed.lines[:400]), bare=is_bare(parsed),
                                    cause_probs=cause_probs)
