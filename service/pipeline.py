@@ -107,13 +107,14 @@ def analyse_input(parsed: Parsed, *, rules: RuleSet | None = None, retriever: Re
     else:
         analysis.vector = retriever.embeddings.embed_query(query)
         analysis.hits = retriever.retrieve(query, vector=analysis.vector)
+        if cause_of is None:
+            cause_of = retriever.cause_of
         # The committed classifier was fitted on every case: under a restricted case map (cross-validation) its
         # output would carry the held-out cases in, so it speaks only when all cases may vote.
         cause_probs = None
-        if cause_of is None and retriever.classifier is not None:
+        if retriever.classifier is not None and (cause_of is retriever.cause_of
+                                                 or cause_of.keys() >= retriever.cause_of.keys()):
             cause_probs = retriever.classifier.probabilities(analysis.vector)
-        if cause_of is None:
-            cause_of = retriever.cause_of
         found, report = candidates(rules.catalogue, outcome, analysis.hits, cause_of, signals,
                                    "\n".join(line.text for line in parsed.lines[:400]), bare=is_bare(parsed),
                                    cause_probs=cause_probs)

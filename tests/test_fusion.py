@@ -113,6 +113,17 @@ def test_the_cause_classifier_speaks_for_every_candidate(rules, retriever):
     assert first.features["clf"] == pytest.approx(math.log(probs[first.category] + 1e-3))
 
 
+def test_the_classifier_speaks_for_a_full_case_map_and_not_for_a_restricted_one(rules, retriever):
+    parsed = parse(as_parts(SEED))
+    default = analyse_input(parsed, rules=rules, retriever=retriever)
+    full = analyse_input(parsed, rules=rules, retriever=retriever, cause_of=dict(retriever.cause_of))  # tunedoc eval
+    assert [(c.category, c.probability) for c in full.ranked] == [(c.category, c.probability) for c in default.ranked]
+    assert all("clf" in c.features for c in full.ranked)
+    held_out = dict(list(retriever.cause_of.items())[1:])  # one case kept out, as in cross-validation
+    restricted = analyse_input(parsed, rules=rules, retriever=retriever, cause_of=held_out)
+    assert restricted.ranked and not any("clf" in c.features for c in restricted.ranked)
+
+
 def test_an_exclude_keeps_a_cause_out_even_when_retrieval_proposes_it(rules, retriever):
     paste = ("fp16 training, loss nan\n" + "OVERFLOW! Rank 0 Skipping step. Attempted loss scale: 65536, "
              "reducing to 32768\n" + "bf16: true\n")
