@@ -84,16 +84,16 @@ def oom_held_elsewhere(text: str) -> float | None:
     (total - free - this process's memory) / total, from torch's OOM message; None when the line does not say all
     three. Near 0 for a training step's own footprint; near 1 when another job, or other ranks placed on the same GPU,
     hold the card."""
-    old = _OOM_OLD.search(text)
+    old, new = _OOM_OLD.search(text), _OOM_NEW.search(text)
+    mine, pytorch = _OOM_OWN.search(text), _OOM_PYTORCH.search(text)
     if old:
         total, free, own = _gib(old, 1), _gib(old, 3), _gib(old, 5)
+    elif new and mine:
+        total, free, own = _gib(new, 1), _gib(new, 3), _gib(mine, 1)
+    elif new and pytorch:
+        total, free, own = _gib(new, 1), _gib(new, 3), _gib(pytorch, 1) + _gib(pytorch, 3)
     else:
-        new = _OOM_NEW.search(text)
-        mine, pytorch = _OOM_OWN.search(text), _OOM_PYTORCH.search(text)
-        if not new or not (mine or pytorch):
-            return None
-        total, free = _gib(new, 1), _gib(new, 3)
-        own = _gib(mine, 1) if mine else _gib(pytorch, 1) + _gib(pytorch, 3)  # type: ignore[arg-type]
+        return None
     if total <= 0:
         return None
     return round(max(0.0, total - free - own) / total, 3)
@@ -109,7 +109,7 @@ def oom_held_elsewhere(text: str) -> float | None:
 def oom_memory(parsed: Parsed, out: Scope) -> None:
     found = None
     for line in parsed.lines:
-        if "out of memory" in line.text and ("free" in line.text):
+        if "out of memory" in line.text and "free" in line.text:
             share = oom_held_elsewhere(line.text)
             if share is not None:
                 found = (share, line)
