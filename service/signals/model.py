@@ -98,28 +98,55 @@ _TEMPLATE_FAMILIES: dict[str, set[str]] = {e.template: set(e.families) for e in 
 _GENERIC_TEMPLATES = set(TABLES.generic_templates)
 
 
+_TEMPLATE_KEYS = ("template", "chat_template_name", "conv_template", "chat_template")
+
+
+def _template_name(fact: Fact) -> str | None:
+    # A tokenizer_config's chat_template is a Jinja string, not a template name.
+    if not isinstance(fact.value, str) or len(fact.value) > 40 or "{" in fact.value:
+        return None
+    return re.sub(r"^(llama|gemma|phi|qwen)-(\d)", r"\1\2", fact.value.lower())
+
+
+def _fits(template: str, family: str, is_base: bool | None) -> bool | None:
+    if template in _GENERIC_TEMPLATES:
+        return None if is_base is None else bool(is_base)
+    if template in _TEMPLATE_FAMILIES:
+        return family in _TEMPLATE_FAMILIES[template]
+    return None
+
+
 @extractor(provides=[
     signal("template", "str", "Prompt template name (LLaMA-Factory `template`, LLaVA `--version`)."),
     signal("template.matches_model", "bool",
-           "The template belongs to the model's family (a generic template such as `default` fits base models only)."),
+           "The template belongs to the model's family (a generic template such as `default` fits base models "
+           "only); false when any template the paste names does not; unset when two differ but each fits."),
+    signal("template.differs", "bool",
+           "The paste names two different templates (training with one, chat or export with another)."),
 ], requires=["model.family", "model.is_base"])
 def template(parsed: Parsed, out: Scope) -> None:
-    fact = last_fact(parsed.facts, "template", "chat_template_name", "conv_template", "chat_template")
-    # A tokenizer_config's chat_template is a Jinja string, not a template name.
-    if fact is None or not isinstance(fact.value, str) or len(fact.value) > 40 or "{" in fact.value:
+    named = [(f, name) for f in parsed.facts if f.key in _TEMPLATE_KEYS and f.value is not None
+             and (name := _template_name(f)) is not None]
+    if not named:
         return
-    template = re.sub(r"^(llama|gemma|phi|qwen)-(\d)", r"\1\2", fact.value.lower())
-    out.set("template", template, [fact.line])
+    last, template = named[-1]
+    out.set("template", template, [last.line])
+    distinct = {name: fact for fact, name in named}
+    if len(distinct) > 1:
+        out.set("template.differs", True, [fact.line for fact in distinct.values()])
     family = out.get("model.family")
     is_base = out.get("model.is_base")
     if family is None:
         return
-    lines = [fact.line, *family.lines]
-    if template in _GENERIC_TEMPLATES:
-        if is_base is not None:
-            out.set("template.matches_model", bool(is_base.value), lines)
-    elif template in _TEMPLATE_FAMILIES:
-        out.set("template.matches_model", family.value in _TEMPLATE_FAMILIES[template], lines)
+    fits = {name: fit for name in distinct
+            if (fit := _fits(name, family.value, None if is_base is None else bool(is_base.value))) is not None}
+    if fits:
+        # One template of another family is enough: training or chat used it.
+        wrong = [name for name, fit in fits.items() if not fit]
+        if not wrong and len(distinct) > 1:
+            return  # each fits, but training and chat differ: not the all-clear that `true` gives
+        shown = wrong or list(fits)
+        out.set("template.matches_model", not wrong, [distinct[name].line for name in shown[:2]] + list(family.lines))
 
 
 def _number(fact: Fact | None) -> float | None:

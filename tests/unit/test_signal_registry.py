@@ -149,7 +149,8 @@ def test_an_extractor_names_only_signals_it_declares(ex):
 
 def test_the_static_check_sees_reads_and_writes():
     template = next(ex for ex in registry.extractors() if ex.name == "template")
-    assert _names_used(template) == {"template", "template.matches_model", "model.family", "model.is_base"}
+    assert _names_used(template) == {"template", "template.matches_model", "template.differs", "model.family",
+                                     "model.is_base"}
 
 
 # ---------------------------------------------------------------- every signal is produced, and used unless internal
