@@ -174,16 +174,22 @@ def _baselines(retriever, text: str, analysis, cause_of: dict[str, str]) -> dict
     return baseline_rankings(Prepared(case, analysis, 0), retriever, cause_of)
 
 
-def _tradeoff(predictions: list, chosen: float) -> list[str]:  # noqa: ANN001 - learn.Prediction
-    """What other thresholds would give on the same out-of-fold predictions (TUNEDOC_THRESHOLD picks one)."""
-    from service.learn import apply_threshold, score
+def _tradeoff(predictions: list, chosen: dict[str, float],  # noqa: ANN001 - learn.Prediction
+              folds: dict[str, int]) -> list[str]:
+    """What other thresholds would give on the same out-of-fold predictions (TUNEDOC_THRESHOLD sets one for both
+    languages)."""
+    from service.learn import apply_threshold, describe, nested_threshold_score, score
 
-    lines = ["", "Threshold trade-off (same out-of-fold predictions):",
-             "| threshold | top-1 | wrong first | out-of-scope abstained |", "|---|---|---|---|"]
-    for threshold in sorted({0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, chosen}):
+    lines = ["", "Threshold trade-off (same out-of-fold predictions; one threshold for both languages, then the pair "
+             "chosen):", "| threshold | top-1 | wrong first | out-of-scope abstained |", "|---|---|---|---|"]
+    for threshold in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9):
         s = score([apply_threshold(p, threshold) for p in predictions])
-        mark = " (chosen)" if threshold == chosen else ""
-        lines.append(f"| {threshold:.2f}{mark} | {s['top1']:.3f} | {s['wrong_first']:.3f} | {s['abstained']:.3f} |")
+        lines.append(f"| {threshold:.2f} | {s['top1']:.3f} | {s['wrong_first']:.3f} | {s['abstained']:.3f} |")
+    s = score([apply_threshold(p, chosen) for p in predictions])
+    lines.append(f"| {describe(chosen)} (chosen) | {s['top1']:.3f} | {s['wrong_first']:.3f} | {s['abstained']:.3f} |")
+    s = nested_threshold_score(predictions, folds)
+    lines.append(f"| each fold's pair chosen on the other folds | {s['top1']:.3f} | {s['wrong_first']:.3f} | "
+                 f"{s['abstained']:.3f} |")
     rules = score([apply_threshold(p, 1.01) for p in predictions])  # no probability is enough: rules alone
     lines.append(f"| rules only | {rules['top1']:.3f} | {rules['wrong_first']:.3f} | {rules['abstained']:.3f} |")
     in_scope = [p for p in predictions if p.case.cause != OUT_OF_SCOPE]
@@ -196,7 +202,7 @@ def run_cv(*, show_misses: bool = True, embedding_model: str | None = None, out_
            c: float | None = None) -> str:
     """Cross-validate on the case base with the model settings in kb/model/fusion.json (or the default C)."""
     from service.fusion import FusionModel
-    from service.learn import baseline_rankings, calibration, cross_validate, prepare, reliability_svg
+    from service.learn import baseline_rankings, calibration, cross_validate, describe, prepare, reliability_svg
 
     retriever = _open(embedding_model)
     saved = FusionModel.load(retriever.catalogue.root / "model" / "fusion.json")
@@ -205,7 +211,7 @@ def run_cv(*, show_misses: bool = True, embedding_model: str | None = None, out_
     predictions, threshold = cross_validate(prepared, retriever, c)
     everything = {p.case.id: p.case.cause for p in prepared}
     report = Report(f"case base, {len(prepared)} reports, {len({p.fold for p in prepared})} folds grouped by "
-                    f"thread, C={c}, threshold {threshold:.2f} (chosen by CV), "
+                    f"thread, C={c}, thresholds {describe(threshold)} (chosen by CV), "
                     f"embedding model "
                     f"{retriever.model_name}")
     by_id = {p.case.id: p for p in prepared}
@@ -220,7 +226,7 @@ def run_cv(*, show_misses: bool = True, embedding_model: str | None = None, out_
         for system, preds in baseline_rankings(by_id[case.id], retriever, allowed).items():
             report.add(system, case.lang, case.cause, preds[:1], preds)
     report.ece, report.ece_rows = calibration(predictions)
-    report.extra = _tradeoff(predictions, threshold)
+    report.extra = _tradeoff(predictions, threshold, {i: p.fold for i, p in by_id.items()})
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "reliability-cv.svg").write_text(

@@ -84,6 +84,13 @@ class FusionModel:
     # prose) the confirmation is one more feature for the model.
     confirmed_floor: float = 0.0
     rule_precision: dict[str, float] = field(default_factory=dict)
+    # The threshold per input language (`en`, `zh`), chosen together by cross-validation: how far the model's
+    # probabilities separate in-scope reports from out-of-scope ones differs between the languages. A language
+    # without its own uses `threshold`.
+    thresholds: dict[str, float] = field(default_factory=dict)
+
+    def threshold_for(self, lang: str) -> float:
+        return self.thresholds.get(lang, self.threshold)
 
     def precision(self, category: str) -> float:
         return self.rule_precision.get(category, self.confirmed_floor)
@@ -119,7 +126,7 @@ class FusionModel:
             return cls(weights=data["weights"], none_weights=data["none_weights"], none_bias=data["none_bias"],
                        threshold=data["threshold"], mean=data.get("mean", {}), scale=data.get("scale", {}),
                        meta=data.get("meta", {}), confirmed_floor=data.get("confirmed_floor", 0.0),
-                       rule_precision=data.get("rule_precision", {}))
+                       rule_precision=data.get("rule_precision", {}), thresholds=data.get("thresholds", {}))
         except KeyError:
             return None  # an older format: rank without a model until `tunedoc train` runs again
 
@@ -127,7 +134,8 @@ class FusionModel:
         path.parent.mkdir(parents=True, exist_ok=True)
         body = {"weights": self.weights, "none_weights": self.none_weights, "none_bias": self.none_bias,
                 "threshold": self.threshold, "mean": self.mean, "scale": self.scale, "meta": self.meta,
-                "confirmed_floor": self.confirmed_floor, "rule_precision": self.rule_precision}
+                "confirmed_floor": self.confirmed_floor, "rule_precision": self.rule_precision,
+                "thresholds": self.thresholds}
         path.write_text(json.dumps(body, indent=1, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
@@ -331,11 +339,12 @@ def only_shared_symptom(candidate: Candidate) -> bool:
     return candidate.bare and f.get("rule_group", 0.0) > 0 and f.get("rule_score", 0.0) <= f.get("rule_symptom", 0.0)
 
 
-def decide(ranked: list[Candidate], model: FusionModel | None) -> tuple[list[Candidate], list[Candidate]]:
+def decide(ranked: list[Candidate], model: FusionModel | None,
+           lang: str = "en") -> tuple[list[Candidate], list[Candidate]]:
     """(diagnoses, differential). Diagnoses: the confirmed causes, strongest rule evidence first (where rules are
-    decisive they decide the order too), then the causes probable enough, by probability. The differential: the rest,
-    in probability order."""
-    threshold = model.threshold if model is not None else 1.01
+    decisive they decide the order too), then the causes probable enough (the threshold of the input's language), by
+    probability. The differential: the rest, in probability order."""
+    threshold = model.threshold_for(lang) if model is not None else 1.01
     confirmed = sorted((c for c in ranked if c.confirmed),
                        key=lambda c: (-c.features["rule_score"], -c.probability, c.category))
     probable = [c for c in ranked if not c.confirmed and c.probability >= threshold and not only_shared_symptom(c)]

@@ -3,9 +3,9 @@
 Every case is diagnosed once as the paste it digests (its symptom in the reporter's language, settings, versions and
 machine lines); retrieval results are kept whole, and each fold masks out its own cases, so a case never votes for
 itself or for another report in its fold. Folds are grouped by thread. The model is a conditional logit over each
-report's candidate causes plus a none-alternative (service/fusion.py); the abstention threshold is the lowest
-probability that still
-keeps out-of-scope abstention at or above the goal in cross-validation, and the final model is refitted on all cases.
+report's candidate causes plus a none-alternative (service/fusion.py); the abstention thresholds, one per input
+language, are the pair with the best top-1 that keeps out-of-scope abstention at or above the goal in
+cross-validation, and the final model is refitted on all cases.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
+from itertools import product
 from pathlib import Path
 
 import numpy as np
@@ -55,6 +56,7 @@ class Prediction:
     ranked: list[Candidate]  # diagnoses first, then the differential candidates
     diagnosed: list[str]  # categories the answer stands behind (empty: abstained)
     baselines: dict[str, list[str]] = field(default_factory=dict)
+    lang: str = "en"  # the input's language as the pipeline detects it: it picks the threshold
 
     @property
     def top_probability(self) -> float:
@@ -215,15 +217,19 @@ def _predict(item: Prepared, retriever: Retriever, allowed: dict[str, str], mode
              cause_probs: dict[str, float] | None) -> Prediction:
     found, report = _features(item, retriever, allowed, cause_probs)
     ranked = rank_candidates(found, report, model)
-    chosen, rest = decide(ranked, model)
-    return Prediction(item.case, chosen + rest, [c.category for c in chosen])
+    chosen, rest = decide(ranked, model, item.analysis.lang)
+    return Prediction(item.case, chosen + rest, [c.category for c in chosen], lang=item.analysis.lang)
+
+
+Thresholds = dict[str, float]  # input language -> threshold
+LANGS = ("en", "zh")
 
 
 def cross_validate(prepared: list[Prepared], retriever: Retriever, c: float = 0.3,
                    threshold: float | None = None,
-                   stacked: Stacked | None = None) -> tuple[list[Prediction], float]:
-    """Out-of-fold predictions (each fold's model, classifier included, fitted on the other folds), and the threshold
-    they support."""
+                   stacked: Stacked | None = None) -> tuple[list[Prediction], Thresholds]:
+    """Out-of-fold predictions (each fold's model, classifier included, fitted on the other folds), and the
+    thresholds per language they support (`threshold`: one given for both)."""
     stacked = stacked or Stacked(prepared)
     everything = {p.case.id: p.case.cause for p in prepared}
     predictions: list[Prediction] = []
@@ -235,14 +241,17 @@ def cross_validate(prepared: list[Prepared], retriever: Retriever, c: float = 0.
         model.confirmed_floor, model.rule_precision = rule_precision(confirmations(train))
         model.threshold = 1.01  # decide later, on all out-of-fold predictions together
         predictions += [_predict(p, retriever, allowed, model, stacked.of(p, fold)) for p in prepared if p.fold == fold]
-    chosen = threshold if threshold is not None else choose_threshold(predictions)
+    chosen = {lang: threshold for lang in LANGS} if threshold is not None else choose_thresholds(predictions)
     return [apply_threshold(p, chosen) for p in predictions], chosen
 
 
-def apply_threshold(prediction: Prediction, threshold: float) -> Prediction:
-    model = FusionModel(weights={}, none_weights={}, none_bias=0.0, threshold=threshold)
+def apply_threshold(prediction: Prediction, threshold: float | Thresholds) -> Prediction:
+    """The prediction decided again at `threshold` (one for every language, or one per language)."""
+    value = threshold if isinstance(threshold, float | int) else threshold.get(prediction.lang, 1.01)
+    model = FusionModel(weights={}, none_weights={}, none_bias=0.0, threshold=value)
     chosen, rest = decide(prediction.ranked, model)
-    return Prediction(prediction.case, chosen + rest, [c.category for c in chosen], prediction.baselines)
+    return Prediction(prediction.case, chosen + rest, [c.category for c in chosen], prediction.baselines,
+                      prediction.lang)
 
 
 def confirmations(items: list[Prepared]) -> list[tuple[str, bool]]:
@@ -255,20 +264,67 @@ def confirmations(items: list[Prepared]) -> list[tuple[str, bool]]:
     return out
 
 
-def choose_threshold(predictions: list[Prediction]) -> float:
-    """The lowest threshold with out-of-scope abstention >= the goal and wrong first answers <= the goal. When no
-    threshold reaches both (rules alone already diagnose some out-of-scope reports), the one that maximises top-1
-    plus out-of-scope abstention with wrong first answers still within the goal: a wrong answer costs more than an
-    abstention, and both kinds of report count."""
-    table = []
-    for step in range(5, 100):
-        threshold = step / 100
-        scores = score([apply_threshold(p, threshold) for p in predictions])
-        if scores["abstained"] >= OOS_ABSTENTION_GOAL and scores["wrong_first"] <= WRONG_FIRST_GOAL:
-            return threshold
-        table.append((threshold, scores))
-    allowed = [(t, s) for t, s in table if s["wrong_first"] <= WRONG_FIRST_GOAL] or table
-    return max(allowed, key=lambda ts: (round(ts[1]["top1"] + ts[1]["abstained"], 4), -ts[0]))[0]
+GRID = tuple(step / 100 for step in range(5, 100))
+
+
+def _tallies(predictions: list[Prediction], lang: str) -> dict[float, tuple[int, int, int]]:
+    """For each threshold of the grid: (in-scope right first, in-scope wrong first, out-of-scope answered) over the
+    predictions of one language. Counts add up across languages, so every pair of thresholds is scored from these."""
+    mine = [p for p in predictions if p.lang == lang]
+    out = {}
+    for threshold in GRID:
+        right = wrong = answered = 0
+        for p in mine:
+            decided = apply_threshold(p, threshold).diagnosed
+            if p.case.cause == OUT_OF_SCOPE:
+                answered += bool(decided)
+            elif decided:
+                right += decided[0] == p.case.cause
+                wrong += decided[0] != p.case.cause
+        out[threshold] = (right, wrong, answered)
+    return out
+
+
+def choose_thresholds(predictions: list[Prediction]) -> Thresholds:
+    """One threshold per input language, chosen together: the pair with the best top-1 among those with out-of-scope
+    abstention >= the goal and wrong first answers <= the goal, over all reports (ties: the closer pair, then the
+    lower, as the single threshold was the lowest that met the goals). When no pair reaches both goals (rules alone
+    already diagnose some out-of-scope reports), the pair that maximises top-1 plus out-of-scope abstention with
+    wrong first answers still within the goal: a wrong answer costs more than an abstention, and both kinds of
+    report count. A language with no reports gets the other's threshold."""
+    n_in = max(1, sum(p.case.cause != OUT_OF_SCOPE for p in predictions))
+    n_oos = max(1, sum(p.case.cause == OUT_OF_SCOPE for p in predictions))
+    tallies = {lang: _tallies(predictions, lang) for lang in LANGS}
+    present = [lang for lang in LANGS if any(p.lang == lang for p in predictions)] or ["en"]
+    scored = []
+    for pair in product(GRID, repeat=len(present)):
+        right, wrong, answered = (sum(tallies[lang][t][k] for lang, t in zip(present, pair, strict=True))
+                                  for k in range(3))
+        top1, wrong_first, abstained = right / n_in, wrong / n_in, 1 - answered / n_oos
+        scored.append((pair, top1, wrong_first, abstained))
+    spread = {pair: max(pair) - min(pair) for pair, *_ in scored}
+    feasible = [s for s in scored if s[3] >= OOS_ABSTENTION_GOAL and s[2] <= WRONG_FIRST_GOAL]
+    if feasible:
+        best = max(feasible, key=lambda s: (round(s[1], 6), -round(spread[s[0]], 2), [-t for t in s[0]]))
+    else:
+        allowed = [s for s in scored if s[2] <= WRONG_FIRST_GOAL] or scored
+        best = max(allowed, key=lambda s: (round(s[1] + s[3], 6), -round(spread[s[0]], 2), [-t for t in s[0]]))
+    chosen = dict(zip(present, best[0], strict=True))
+    return {lang: chosen.get(lang, best[0][0]) for lang in LANGS}
+
+
+def nested_threshold_score(predictions: list[Prediction], folds: dict[str, int]) -> dict[str, float]:
+    """The scores when each fold's thresholds are chosen on the other folds' predictions only: what choosing them on
+    all out-of-fold predictions at once (as `train` does) may flatter."""
+    out: list[Prediction] = []
+    for fold in sorted(set(folds.values())):
+        chosen = choose_thresholds([p for p in predictions if folds[p.case.id] != fold])
+        out += [apply_threshold(p, chosen) for p in predictions if folds[p.case.id] == fold]
+    return score(out)
+
+
+def describe(thresholds: Thresholds) -> str:
+    return ", ".join(f"{lang} {value:.2f}" for lang, value in sorted(thresholds.items()))
 
 
 def score(predictions: list[Prediction]) -> dict[str, float]:
@@ -383,7 +439,8 @@ def train(retriever: Retriever, out: Path, c: float | None = None) -> tuple[Fusi
     _, chosen_c, threshold, predictions = best
     everything = {p.case.id: p.case.cause for p in prepared}
     model = fit(_groups(prepared, retriever, everything, stacked, None), chosen_c)
-    model.threshold = threshold
+    model.threshold = max(threshold.values())  # for a language the model was not measured on: the stricter one
+    model.thresholds = dict(threshold)
     model.confirmed_floor, model.rule_precision = rule_precision(confirmations(prepared))
     s = score(predictions)
     ece, _ = calibration(predictions)
@@ -396,7 +453,8 @@ def train(retriever: Retriever, out: Path, c: float | None = None) -> tuple[Fusi
     model.save(out)
     classifier = classifier_path(out)
     stacked.fit(meta={"embedding_model": retriever.model_name}).save(classifier)
-    summary = (f"trained on {len(base.cases)} cases (C={chosen_c}, threshold {threshold:.2f}); cross-validated: "
+    summary = (f"trained on {len(base.cases)} cases (C={chosen_c}, thresholds {describe(threshold)}); "
+               f"cross-validated: "
                f"top-1 {s['top1']:.3f}, top-3 {s['top3']:.3f}, wrong first {s['wrong_first']:.3f}, out-of-scope "
                f"abstained {s['abstained']:.3f}, ECE {ece:.3f}; weights in {out} and {classifier}")
     return model, predictions, summary

@@ -119,7 +119,7 @@ def analyse_input(parsed: Parsed, *, rules: RuleSet | None = None, retriever: Re
                                    "\n".join(line.text for line in parsed.lines[:400]), bare=is_bare(parsed),
                                    cause_probs=cause_probs)
         analysis.ranked = rank_candidates(found, report, retriever.model)
-        analysis.chosen, analysis.rest = decide(analysis.ranked, retriever.model)
+        analysis.chosen, analysis.rest = decide(analysis.ranked, retriever.model, lang)
         urls = retriever.case_urls
         diagnoses, differential, missing = assemble(rules, outcome, lang, parsed.facts, analysis.chosen,
                                                     analysis.rest, urls)

@@ -104,6 +104,7 @@ class Retriever:
         override = get_settings().threshold
         if self.model is not None and override is not None:
             self.model.threshold = override  # an operator trading abstention for answers (README table)
+            self.model.thresholds = {}
 
     def index_cases(self) -> None:
         """The rows of the case scores (CaseScores): call again after replacing dense, bm25_cases or cause_of."""

@@ -45,11 +45,13 @@ def test_the_conditional_logit_learns_which_feature_marks_the_right_cause():
 
 
 def test_the_model_round_trips_as_json(tmp_path):
-    model = FusionModel({"case_vote": 1.0}, {"oos_vote": 2.0}, -0.5, 0.7, {"case_vote": 0.1}, {"case_vote": 2.0})
+    model = FusionModel({"case_vote": 1.0}, {"oos_vote": 2.0}, -0.5, 0.7, {"case_vote": 0.1}, {"case_vote": 2.0},
+                        thresholds={"zh": 0.6})
     model.save(tmp_path / "m.json")
     loaded = FusionModel.load(tmp_path / "m.json")
     assert loaded is not None and loaded.probabilities([{"case_vote": 1.0}], {}) == model.probabilities(
         [{"case_vote": 1.0}], {})
+    assert (loaded.threshold_for("zh"), loaded.threshold_for("en")) == (0.6, 0.7)
 
 
 def test_confirmed_causes_are_diagnosed_first_by_rule_strength_and_the_rest_need_the_threshold():
@@ -58,6 +60,9 @@ def test_confirmed_causes_are_diagnosed_first_by_rule_strength_and_the_rest_need
               _candidate("c", 0.5), _candidate("d", 0.1, confirmed=True, score=2.0)]
     chosen, rest = decide(ranked, model)
     assert [c.category for c in chosen] == ["d", "b", "a"] and [c.category for c in rest] == ["c"]
+    model.thresholds = {"zh": 0.45}  # a Chinese paste is decided at its own language's threshold
+    assert [c.category for c in decide(ranked, model, "zh")[0]] == ["d", "b", "a", "c"]
+    assert [c.category for c in decide(ranked, model, "en")[0]] == ["d", "b", "a"]
 
 
 def test_the_first_question_is_the_one_that_best_splits_the_top_candidates():
@@ -148,6 +153,7 @@ def test_a_chinese_symptom_paragraph_gets_the_cause_ranked(rules, retriever):
 ])
 def test_an_abstention_ends_in_a_question(rules, retriever, paste, monkeypatch):
     monkeypatch.setattr(retriever.model, "threshold", 1.01)  # nothing is probable enough: it must abstain
+    monkeypatch.setattr(retriever.model, "thresholds", {})
     analysis = analyse_input(parse(as_parts(paste)), rules=rules, retriever=retriever)
     result = analysis.result
     assert not result.diagnoses and result.differential and result.missing  # what else it could be, and the one thing to paste
@@ -167,5 +173,5 @@ def test_cross_validation_runs_end_to_end_on_a_slice_of_the_case_base(retriever)
     prepared = prepare(retriever, subset)
     predictions, threshold = cross_validate(prepared, retriever, c=0.3)
     scores = score(predictions)
-    assert len(predictions) == len(subset.cases) and 0.05 <= threshold <= 0.99
+    assert len(predictions) == len(subset.cases) and all(0.05 <= t <= 0.99 for t in threshold.values())
     assert scores["top3"] > 0.5 and 0 < log_loss(predictions) < 5  # a broken pipeline ranks at chance (~0.1)
