@@ -159,6 +159,11 @@ class SignalOut(BaseModel):
     lines: list[Evidence]
 
 
+# Below this probability a candidate stays in the differential but is never named "most likely": a cause the model
+# gives 1 chance in 20 says nothing about the report (a how-to question, a sizing question).
+LIKELY_FLOOR = 0.1
+
+
 class DiagnoseResult(BaseModel):
     lang: Literal["en", "zh"]
     diagnoses: list[DiagnosisOut]
@@ -167,3 +172,16 @@ class DiagnoseResult(BaseModel):
     related: list[RelatedOut]
     signals: list[SignalOut]
     notes: list[str] = Field(default_factory=list, description="Decoding or size problems worth telling the user.")
+
+    def likely(self, limit: int = 3) -> list[DifferentialOut]:
+        """The candidates worth naming when nothing is diagnosed: probable enough to say so (without a fitted
+        model there is no probability, and every candidate counts)."""
+        return [d for d in self.differential if d.status == "candidate"
+                and (d.probability is None or d.probability >= LIKELY_FLOOR)][:limit]
+
+    def shown_differential(self) -> list[DifferentialOut]:
+        """The differential as people read it: whole, unless nothing is diagnosed and nothing is likely; then the
+        candidates at a few percent are noise and only what the rules ruled out is worth a line."""
+        if self.diagnoses or self.likely():
+            return self.differential
+        return [d for d in self.differential if d.status == "ruled_out"]

@@ -11,12 +11,16 @@ _LABELS = {
            "related": "Related articles", "refs": "References", "confidence": "confidence",
            "ruled_out": "ruled out", "candidate": "possible", "no_evidence": "no evidence yet",
            "likely": "Not sure enough to name one cause. Most likely:", "next": "Next: paste this to decide",
+           "paste_more": "Paste the full error with its traceback, the training config (YAML or command line) and "
+                         "the environment block (`llamafactory-cli env` or `pip list`).",
            "confirmed": "confirmed by the rules", "probable": "probable", "similar": "Similar real reports"},
     "zh": {"none": "未能诊断：输入中没有证据支持任何已知原因。", "evidence": "证据", "fix": "解决方法",
            "patch": "配置补丁", "diff": "也可能是", "missing": "为了区分，请贴出", "related": "相关文章",
            "refs": "参考", "confidence": "置信度", "ruled_out": "已排除", "candidate": "可能",
            "no_evidence": "暂无证据", "likely": "还不能确定是哪一个原因，最可能的是：",
            "next": "下一步：请贴出这项信息来区分",
+           "paste_more": "请贴出完整的报错及 traceback、训练配置（YAML 或命令行）和环境信息（`llamafactory-cli env` 或 "
+                         "`pip list`）。",
            "confirmed": "规则确认", "probable": "很可能", "similar": "相似的真实报告"},
 }
 
@@ -37,15 +41,15 @@ def _evidence_lines(evidence) -> list[str]:  # noqa: ANN001 - list[Evidence]
 def render_markdown(result: DiagnoseResult) -> str:
     t = _LABELS[result.lang]
     blocks: list[str] = []
-    likely = [item for item in result.differential if item.status == "candidate"][:3]
+    likely = result.likely()
     if not result.diagnoses:
         if likely:
             blocks.append(f"**{t['likely']}** " + "; ".join(
                 f"{item.title} (`{item.id}`{f', {item.probability:.2f}' if item.probability is not None else ''})"
                 for item in likely))
         else:
-            blocks.append(f"**{t['none']}**")
-    if result.missing and not result.diagnoses:  # an abstention leads with the question that decides
+            blocks.append(f"**{t['none']}** {t['paste_more']}")
+    if result.missing and not result.diagnoses and likely:  # an abstention leads with the question that decides
         blocks.append(f"**{t['next']}:** {result.missing[0].ask}")
     for rank, d in enumerate(result.diagnoses, start=1):
         blocks.append(f"## {rank}. {d.title}\n`{d.id}` · {t[d.status]} · {t['confidence']} {d.confidence:.2f}")
@@ -61,15 +65,15 @@ def render_markdown(result: DiagnoseResult) -> str:
                 f"- {s.url} ({s.similarity:.2f})" for s in d.similar_reports))
     if result.missing and result.diagnoses:
         blocks.append(f"**{t['next']}:** {result.missing[0].ask}")
-    if result.differential:
+    if shown := result.shown_differential():
         lines = []
-        for item in result.differential:
+        for item in shown:
             line = f"- **{item.title}** (`{item.id}`, {t[item.status]}): {item.confirm}"
             if item.reason:
                 line += f" — {item.reason}"
             lines.append(line)
         blocks.append(f"### {t['diff']}\n" + "\n".join(lines))
-    if len(result.missing) > 1:
+    if len(result.missing) > 1 and (result.diagnoses or likely):
         blocks.append(f"### {t['missing']}\n" + "\n".join(f"- {m.ask}" for m in result.missing[1:]))
     if result.related:
         blocks.append(f"### {t['related']}\n" + "\n".join(f"- {r.title} (`{r.id}`)" for r in result.related))

@@ -175,3 +175,24 @@ def test_cross_validation_runs_end_to_end_on_a_slice_of_the_case_base(retriever)
     scores = score(predictions)
     assert len(predictions) == len(subset.cases) and all(0.05 <= t <= 0.99 for t in threshold.values())
     assert scores["top3"] > 0.5 and 0 < log_loss(predictions) < 5  # a broken pipeline ranks at chance (~0.1)
+
+
+@pytest.mark.parametrize("question", [
+    "How many GPUs do I need to full fine-tune Qwen2.5-72B with LLaMA-Factory?",
+    "请问 LLaMA-Factory 怎么设置多机多卡训练？",
+])
+def test_a_how_to_question_names_no_cause_and_asks_for_the_log(rules, retriever, question):
+    """Nothing failed, so no cause is likely: the answer says so and asks for the error, the config and the
+    environment instead of listing causes at a few percent."""
+    from service.render import render_markdown
+
+    result = analyse_input(parse(as_parts(question)), rules=rules, retriever=retriever).result
+    assert result is not None and not result.diagnoses and result.likely() == []
+    text = render_markdown(result)
+    assert "traceback" in text and not any(d.title in text for d in result.differential if d.status == "candidate")
+
+
+def test_a_bare_shared_symptom_still_names_its_likely_causes(rules, retriever):
+    result = analyse_input(parse(as_parts("{'loss': 0.0, 'grad_norm': nan, 'learning_rate': 1e-05, 'epoch': 0.1}")),
+                           rules=rules, retriever=retriever).result
+    assert result is not None and len(result.likely()) >= 2  # the causes of the symptom, and the question between them

@@ -206,7 +206,7 @@ def _diff_line(item: DifferentialOut, lang: str, titles: dict[str, str]) -> str:
 def _headline(result: DiagnoseResult, lang: str) -> str:
     """The first lines: the diagnosis (with any others named), or the most likely causes, or none."""
     t = T[lang]
-    likely = [d for d in result.differential if d.status == "candidate"][:3]
+    likely = result.likely()
     if result.diagnoses:
         first = result.diagnoses[0]
         head = f"## {article_link(first.id, first.title)}\n{_meta(first.status, first.confidence, lang)}"
@@ -266,16 +266,15 @@ def render_answer(result: DiagnoseResult, *, lang: str | None = None, question: 
     if follow_up:
         blocks.append(follow_up)
     if question:
-        several = not result.diagnoses and sum(d.status == "candidate" for d in result.differential) > 1
+        several = not result.diagnoses and len(result.likely()) > 1
         blocks.append(f"**{t['question'] if several else t['question_one']}{t['colon']}** {question}  \n"
                       f"_{t['buttons']}_")
     elif not result.diagnoses:
         blocks.append(t["paste_more"])
     blocks += [f"_{note}_" for note in notes]
     blocks += _diagnosis_blocks(result, lang, said or {}, titles, list(downloads))
-    if result.differential:
-        blocks.append(f"### {t['diff']}\n" + "\n".join(_diff_line(item, lang, titles)
-                                                        for item in result.differential))
+    if shown := result.shown_differential():
+        blocks.append(f"### {t['diff']}\n" + "\n".join(_diff_line(item, lang, titles) for item in shown))
     if other_questions:
         blocks.append(f"### {t['more']}\n" + "\n".join(f"- {q}" for q in other_questions))
     listed = {d.id for d in result.diagnoses} | {d.id for d in result.differential}

@@ -28,13 +28,13 @@ TEXT = {
 def draft_reply(result: DiagnoseResult) -> str:
     t = TEXT[result.lang]
     if not result.diagnoses:
-        likely = [d for d in result.differential if d.status == "candidate"][:3]
+        likely = result.likely()
         if likely:
             out = [t["likely"] + "\n" + "\n".join(f"- {d.title} (`{d.id}`): {d.confirm}" for d in likely)]
+            if result.missing:
+                out += [t["next"] + "\n\n- " + result.missing[0].ask]
         else:
-            out = [t["none"]]
-        if result.missing:
-            out += [t["next"] + "\n\n- " + result.missing[0].ask]
+            out = [t["none"]]  # it asks for the error, the config and the environment
         if result.related:
             out += [t["related"]] + [f"- {r.title} (`{r.id}`)" for r in result.related]
         return "\n\n".join(out) + "\n"

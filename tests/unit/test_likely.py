@@ -1,0 +1,33 @@
+"""What an abstention names: candidates the model gives at least LIKELY_FLOOR (service/models.py)."""
+
+from service.models import LIKELY_FLOOR, DiagnoseResult, DifferentialOut
+from service.render import render_markdown
+from service.triage.replies import draft_reply
+from ui.view import render_answer
+
+
+def _item(cause: str, status: str, probability: float | None) -> DifferentialOut:
+    return DifferentialOut(id=cause, category=cause, title=f"title of {cause}", status=status,  # type: ignore[arg-type]
+                           probability=probability, confirm=f"confirm {cause}")
+
+
+def _result(*items: DifferentialOut) -> DiagnoseResult:
+    return DiagnoseResult(lang="en", diagnoses=[], differential=list(items), missing=[], related=[], signals=[])
+
+
+def test_only_candidates_at_the_floor_are_named_likely():
+    result = _result(_item("a", "candidate", 0.4), _item("b", "candidate", LIKELY_FLOOR),
+                     _item("c", "candidate", LIKELY_FLOOR - 0.01), _item("d", "ruled_out", 0.9))
+    assert [d.id for d in result.likely()] == ["a", "b"]
+    assert result.shown_differential() == result.differential  # something is likely: everything is shown
+    without_model = _result(_item("a", "candidate", None))
+    assert [d.id for d in without_model.likely()] == ["a"]  # rules alone give no probability: all count
+
+
+def test_when_nothing_is_likely_every_surface_asks_for_the_log_and_names_no_cause():
+    result = _result(_item("a", "candidate", 0.03), _item("b", "candidate", 0.01), _item("c", "ruled_out", None))
+    assert result.likely() == [] and [d.id for d in result.shown_differential()] == ["c"]
+    for text in (render_markdown(result), render_answer(result), draft_reply(result)):
+        assert "title of a" not in text and "title of b" not in text
+        assert "traceback" in text  # the request for the error, the config and the environment
+    assert "title of c" in render_markdown(result)  # what the rules ruled out still gets its line
