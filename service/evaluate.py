@@ -177,19 +177,18 @@ def _baselines(retriever, text: str, analysis, cause_of: dict[str, str]) -> dict
 def _tradeoff(predictions: list, chosen: dict[str, float],  # noqa: ANN001 - learn.Prediction
               folds: dict[str, int]) -> list[str]:
     """What other thresholds would give on the same out-of-fold predictions (TUNEDOC_THRESHOLD sets one for both
-    languages)."""
+    languages), and the threshold choice itself made out of fold: one threshold, or one per language."""
     from service.learn import apply_threshold, describe, nested_threshold_score, score
 
-    lines = ["", "Threshold trade-off (same out-of-fold predictions; one threshold for both languages, then the pair "
-             "chosen):", "| threshold | top-1 | wrong first | out-of-scope abstained |", "|---|---|---|---|"]
-    for threshold in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9):
-        s = score([apply_threshold(p, threshold) for p in predictions])
-        lines.append(f"| {threshold:.2f} | {s['top1']:.3f} | {s['wrong_first']:.3f} | {s['abstained']:.3f} |")
-    s = score([apply_threshold(p, chosen) for p in predictions])
-    lines.append(f"| {describe(chosen)} (chosen) | {s['top1']:.3f} | {s['wrong_first']:.3f} | {s['abstained']:.3f} |")
-    s = nested_threshold_score(predictions, folds)
-    lines.append(f"| each fold's pair chosen on the other folds | {s['top1']:.3f} | {s['wrong_first']:.3f} | "
-                 f"{s['abstained']:.3f} |")
+    rows = [(f"{t:.2f}", score([apply_threshold(p, t) for p in predictions])) for t in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8,
+                                                                                          0.9)]
+    rows.append((f"{describe(chosen)} (chosen)", score([apply_threshold(p, chosen) for p in predictions])))
+    for name, per_language in (("one threshold", False), ("one per language", True)):
+        rows.append((f"{name}, each fold's chosen on the other folds",
+                     nested_threshold_score(predictions, folds, per_language)))
+    lines = ["", "Threshold trade-off (same out-of-fold predictions):",
+             "| threshold | top-1 | wrong first | out-of-scope abstained |", "|---|---|---|---|"]
+    lines += [f"| {name} | {s['top1']:.3f} | {s['wrong_first']:.3f} | {s['abstained']:.3f} |" for name, s in rows]
     rules = score([apply_threshold(p, 1.01) for p in predictions])  # no probability is enough: rules alone
     lines.append(f"| rules only | {rules['top1']:.3f} | {rules['wrong_first']:.3f} | {rules['abstained']:.3f} |")
     in_scope = [p for p in predictions if p.case.cause != OUT_OF_SCOPE]

@@ -1,4 +1,4 @@
-"""The abstention thresholds, one per input language, chosen together on out-of-fold predictions (service/learn.py)."""
+"""The abstention threshold chosen on out-of-fold predictions, alone or one per input language (service/learn.py)."""
 
 from service.cases import OUT_OF_SCOPE, Case
 from service.fusion import Candidate
@@ -21,9 +21,14 @@ def _reports() -> list[Prediction]:
     return out
 
 
-def test_each_language_gets_the_threshold_its_own_reports_support():
+def test_by_default_one_threshold_serves_both_languages():
+    chosen = choose_thresholds(_reports())
+    assert chosen == {"en": 0.76, "zh": 0.76}  # the lowest that abstains on the English out-of-scope reports
+
+
+def test_per_language_each_gets_the_threshold_its_own_reports_support():
     predictions = _reports()
-    chosen = choose_thresholds(predictions)
+    chosen = choose_thresholds(predictions, per_language=True)
     # the closest pair with the best top-1: English just above its out-of-scope reports, Chinese at its answers
     assert chosen == {"en": 0.76, "zh": 0.5}
     s = score([apply_threshold(p, chosen) for p in predictions])
@@ -33,16 +38,16 @@ def test_each_language_gets_the_threshold_its_own_reports_support():
 
 
 def test_a_language_without_reports_takes_the_others_threshold():
-    chosen = choose_thresholds([p for p in _reports() if p.lang == "en"])
+    chosen = choose_thresholds([p for p in _reports() if p.lang == "en"], per_language=True)
     assert chosen["zh"] == chosen["en"] == 0.76
 
 
 def test_the_nested_choice_sees_only_the_other_folds():
     predictions = _reports()
     folds = {p.case.id: i % 5 for i, p in enumerate(predictions)}
-    nested = nested_threshold_score(predictions, folds)
+    nested = nested_threshold_score(predictions, folds, per_language=True)
     assert nested["top1"] == 30 / 40 and nested["abstained"] == 1.0  # every fold's neighbours tell the same story
     # a fold holding every English out-of-scope report: chosen without them, English answers from 0.31 up
     skewed = {p.case.id: (0 if p.lang == "en" and p.case.cause == OUT_OF_SCOPE else 1 + i % 4)
               for i, p in enumerate(predictions)}
-    assert nested_threshold_score(predictions, skewed)["abstained"] == 0.5
+    assert nested_threshold_score(predictions, skewed, per_language=True)["abstained"] == 0.5
