@@ -180,8 +180,8 @@ def _tradeoff(predictions: list, chosen: dict[str, float],  # noqa: ANN001 - lea
     languages), and the threshold choice itself made out of fold: one threshold, or one per language."""
     from service.learn import apply_threshold, describe, nested_threshold_score, score
 
-    rows = [(f"{t:.2f}", score([apply_threshold(p, t) for p in predictions])) for t in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8,
-                                                                                          0.9)]
+    grid = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+    rows = [(f"{t:.2f}", score([apply_threshold(p, t) for p in predictions])) for t in grid]
     rows.append((f"{describe(chosen)} (chosen)", score([apply_threshold(p, chosen) for p in predictions])))
     for name, per_language in (("one threshold", False), ("one per language", True)):
         rows.append((f"{name}, each fold's chosen on the other folds",
@@ -210,7 +210,7 @@ def run_cv(*, show_misses: bool = True, embedding_model: str | None = None, out_
     predictions, threshold = cross_validate(prepared, retriever, c)
     everything = {p.case.id: p.case.cause for p in prepared}
     report = Report(f"case base, {len(prepared)} reports, {len({p.fold for p in prepared})} folds grouped by "
-                    f"thread, C={c}, thresholds {describe(threshold)} (chosen by CV), "
+                    f"thread, C={c}, {describe(threshold)} (chosen by CV), "
                     f"embedding model "
                     f"{retriever.model_name}")
     by_id = {p.case.id: p for p in prepared}

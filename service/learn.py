@@ -327,9 +327,10 @@ def nested_threshold_score(predictions: list[Prediction], folds: dict[str, int],
 
 
 def describe(thresholds: Thresholds) -> str:
+    """`threshold 0.79`, or `thresholds en 0.80, zh 0.61` when the languages differ."""
     if len(set(thresholds.values())) == 1:
-        return f"{next(iter(thresholds.values())):.2f}"
-    return ", ".join(f"{lang} {value:.2f}" for lang, value in sorted(thresholds.items()))
+        return f"threshold {next(iter(thresholds.values())):.2f}"
+    return "thresholds " + ", ".join(f"{lang} {value:.2f}" for lang, value in sorted(thresholds.items()))
 
 
 def score(predictions: list[Prediction]) -> dict[str, float]:
@@ -445,7 +446,7 @@ def train(retriever: Retriever, out: Path, c: float | None = None) -> tuple[Fusi
     everything = {p.case.id: p.case.cause for p in prepared}
     model = fit(_groups(prepared, retriever, everything, stacked, None), chosen_c)
     model.threshold = max(threshold.values())  # for a language the model was not measured on: the stricter one
-    model.thresholds = dict(threshold)
+    model.thresholds = dict(threshold) if len(set(threshold.values())) > 1 else {}
     model.confirmed_floor, model.rule_precision = rule_precision(confirmations(prepared))
     s = score(predictions)
     ece, _ = calibration(predictions)
@@ -458,7 +459,7 @@ def train(retriever: Retriever, out: Path, c: float | None = None) -> tuple[Fusi
     model.save(out)
     classifier = classifier_path(out)
     stacked.fit(meta={"embedding_model": retriever.model_name}).save(classifier)
-    summary = (f"trained on {len(base.cases)} cases (C={chosen_c}, thresholds {describe(threshold)}); "
+    summary = (f"trained on {len(base.cases)} cases (C={chosen_c}, {describe(threshold)}); "
                f"cross-validated: "
                f"top-1 {s['top1']:.3f}, top-3 {s['top3']:.3f}, wrong first {s['wrong_first']:.3f}, out-of-scope "
                f"abstained {s['abstained']:.3f}, ECE {ece:.3f}; weights in {out} and {classifier}")

@@ -179,9 +179,14 @@ class DiagnoseResult(BaseModel):
         return [d for d in self.differential if d.status == "candidate"
                 and (d.probability is None or d.probability >= LIKELY_FLOOR)][:limit]
 
+    def names_causes(self) -> bool:
+        """A diagnosis, or at least one likely cause: then the causes' own questions are worth asking. Otherwise (a
+        how-to or sizing question) the answer asks for the error, the config and the environment instead."""
+        return bool(self.diagnoses or self.likely())
+
     def shown_differential(self) -> list[DifferentialOut]:
-        """The differential as people read it: whole, unless nothing is diagnosed and nothing is likely; then the
-        candidates at a few percent are noise and only what the rules ruled out is worth a line."""
-        if self.diagnoses or self.likely():
+        """The differential as people read it: whole when the answer names causes; otherwise the candidates at a
+        few percent are noise and only what the rules ruled out is worth a line."""
+        if self.names_causes():
             return self.differential
         return [d for d in self.differential if d.status == "ruled_out"]

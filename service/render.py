@@ -5,22 +5,26 @@ from __future__ import annotations
 from service.models import DiagnoseResult
 from service.patches import SNIPPET_LANGUAGE, snippet
 
+# What to paste when nothing in the input points at a cause (the CLI answer and the chat say the same).
+PASTE_MORE = {
+    "en": "Paste the full error with its traceback, the training config (YAML or command line) and the environment "
+          "block (`llamafactory-cli env` or `pip list`).",
+    "zh": "请贴出完整的报错及 traceback、训练配置（YAML 或命令行）和环境信息（`llamafactory-cli env` 或 `pip list`）。",
+}
 _LABELS = {
     "en": {"none": "No diagnosis: nothing in the input supports a known cause.", "evidence": "Evidence",
            "fix": "Fix", "patch": "Config patch", "diff": "Could also be", "missing": "To tell them apart, paste",
            "related": "Related articles", "refs": "References", "confidence": "confidence",
            "ruled_out": "ruled out", "candidate": "possible", "no_evidence": "no evidence yet",
            "likely": "Not sure enough to name one cause. Most likely:", "next": "Next: paste this to decide",
-           "paste_more": "Paste the full error with its traceback, the training config (YAML or command line) and "
-                         "the environment block (`llamafactory-cli env` or `pip list`).",
+           "paste_more": PASTE_MORE["en"],
            "confirmed": "confirmed by the rules", "probable": "probable", "similar": "Similar real reports"},
     "zh": {"none": "未能诊断：输入中没有证据支持任何已知原因。", "evidence": "证据", "fix": "解决方法",
            "patch": "配置补丁", "diff": "也可能是", "missing": "为了区分，请贴出", "related": "相关文章",
            "refs": "参考", "confidence": "置信度", "ruled_out": "已排除", "candidate": "可能",
            "no_evidence": "暂无证据", "likely": "还不能确定是哪一个原因，最可能的是：",
            "next": "下一步：请贴出这项信息来区分",
-           "paste_more": "请贴出完整的报错及 traceback、训练配置（YAML 或命令行）和环境信息（`llamafactory-cli env` 或 "
-                         "`pip list`）。",
+           "paste_more": PASTE_MORE["zh"],
            "confirmed": "规则确认", "probable": "很可能", "similar": "相似的真实报告"},
 }
 
@@ -49,7 +53,7 @@ def render_markdown(result: DiagnoseResult) -> str:
                 for item in likely))
         else:
             blocks.append(f"**{t['none']}** {t['paste_more']}")
-    if result.missing and not result.diagnoses and likely:  # an abstention leads with the question that decides
+    if result.missing and not result.diagnoses and likely:  # an abstention with likely causes leads with its question
         blocks.append(f"**{t['next']}:** {result.missing[0].ask}")
     for rank, d in enumerate(result.diagnoses, start=1):
         blocks.append(f"## {rank}. {d.title}\n`{d.id}` · {t[d.status]} · {t['confidence']} {d.confidence:.2f}")
@@ -73,7 +77,7 @@ def render_markdown(result: DiagnoseResult) -> str:
                 line += f" — {item.reason}"
             lines.append(line)
         blocks.append(f"### {t['diff']}\n" + "\n".join(lines))
-    if len(result.missing) > 1 and (result.diagnoses or likely):
+    if len(result.missing) > 1 and result.names_causes():
         blocks.append(f"### {t['missing']}\n" + "\n".join(f"- {m.ask}" for m in result.missing[1:]))
     if result.related:
         blocks.append(f"### {t['related']}\n" + "\n".join(f"- {r.title} (`{r.id}`)" for r in result.related))

@@ -269,11 +269,11 @@ class Conversation:
                         and not all(i in denied for i in m.for_ids)]
         questions = [Question.from_missing(m) for m in open_missing]
         # The next question: the one that best separates the top candidates; once a cause is diagnosed, only a
-        # question that still separates something (information gain > 0) is worth asking.
-        # With nothing diagnosed and nothing likely (a how-to question), no cause's question fits: ask for the log.
+        # question that still separates something (information gain > 0) is worth asking. With nothing diagnosed
+        # and nothing likely (a how-to question), no cause's question fits: the answer asks for the log instead.
+        asks = result.names_causes()
         deciding = [q for q, m in zip(questions, open_missing, strict=True)
-                    if (not result.diagnoses and result.likely())
-                    or (result.diagnoses and m.gain is not None and m.gain > MIN_GAIN)]
+                    if asks and (not result.diagnoses or (m.gain is not None and m.gain > MIN_GAIN))]
         self.pending = deciding[0] if deciding else None
         lang = result.lang
         if (noted := self._noted(result, text)) is not None:
@@ -283,8 +283,8 @@ class Conversation:
         downloads = merged_configs(list(self.pastes), patched.fix.patch if patched else None)
         markdown = render_answer(
             result, question=self.pending.ask if self.pending else None,
-            other_questions=[q.ask for q in questions if q != self.pending] if result.diagnoses or result.likely()
-            else [], said=self.answers.said_by_line(),
+            other_questions=[q.ask for q in questions if q != self.pending] if asks else [],
+            said=self.answers.said_by_line(),
             notes=notes,
             downloads=[name for name, _ in downloads], follow_up=follow_up,
             titles={a.id: a.title.pick(lang) for a in self.rules.catalogue.articles})

@@ -11,7 +11,7 @@ import re
 from collections.abc import Sequence
 
 from service.models import DiagnoseResult, DifferentialOut, Evidence
-from service.render import patch_snippet
+from service.render import PASTE_MORE, patch_snippet
 from service.vocabulary import SIGNALS
 
 ARTICLE_PATH = "/ui/article/"
@@ -23,8 +23,7 @@ T = {
         "none": "No diagnosis yet", "none_text": "Nothing in what you sent supports a known cause.",
         "question": "To decide between them", "question_one": "Next question",
         "buttons": "Answer with a button below the chat, or type your answer.",
-        "paste_more": "Paste the full error with its traceback, the training config (YAML or command line) and the "
-                      "environment block (`llamafactory-cli env` or `pip list`).",
+        "paste_more": PASTE_MORE["en"],
         "confirmed": "confirmed by the rules", "probable": "probable", "confidence": "confidence",
         "evidence": "Evidence", "fix": "Fix", "patch": "Config patch", "first": "Apply this first",
         "first_why": "the fix of the most likely cause; the other patch below only if this one does not help",
@@ -41,8 +40,7 @@ T = {
         "none": "暂时无法诊断", "none_text": "你发送的内容中没有证据支持任何已知原因。",
         "question": "为了区分它们", "question_one": "下一个问题",
         "buttons": "点击聊天框下方的按钮回答，或直接输入。",
-        "paste_more": "请贴出完整的报错及 traceback、训练配置（YAML 或命令行）和环境信息"
-                      "（`llamafactory-cli env` 或 `pip list`）。",
+        "paste_more": PASTE_MORE["zh"],
         "confirmed": "规则确认", "probable": "很可能", "confidence": "置信度",
         "evidence": "证据", "fix": "解决方法", "patch": "配置补丁", "first": "先应用这个补丁",
         "first_why": "这是最可能原因的修复；只有它不起作用时，才应用下面的另一个补丁",
