@@ -51,14 +51,32 @@ def store_count(store) -> int:  # noqa: ANN001 - langchain_chroma.Chroma
     return int(store._collection.count())
 
 
+def current_state(settings: Settings, catalogue: Catalogue) -> dict[str, str] | None:
+    """The state of the index when its last complete run indexed this kb/ with this model; None when stale."""
+    wanted = _wanted_state(settings, catalogue, settings.embedding_model)
+    try:
+        return wanted if json.loads(_state_path(settings, settings.embedding_model).read_text()) == wanted else None
+    except (OSError, ValueError):
+        return None
+
+
 def is_stale(settings: Settings | None = None, catalogue: Catalogue | None = None) -> bool:
     settings = settings or get_settings()
-    catalogue = catalogue or Catalogue.load(settings.kb_dir)
-    path = _state_path(settings, settings.embedding_model)
-    try:
-        return json.loads(path.read_text()) != _wanted_state(settings, catalogue, settings.embedding_model)
-    except (OSError, ValueError):
-        return True
+    return current_state(settings, catalogue or Catalogue.load(settings.kb_dir)) is None
+
+
+def refresh_snapshot(settings: Settings, catalogue: Catalogue, store, *, changed: bool) -> None:  # noqa: ANN001
+    """After a complete run: the vector snapshot (service/vector_snapshot.py) of the embedded store, rewritten when
+    the run changed the store or the snapshot is not of this state (a no-op re-ingest reads only its label)."""
+    from service import vector_snapshot
+    from service.vectors import store_rows
+
+    state = current_state(settings, catalogue)
+    if settings.chroma_host or state is None:
+        return
+    path = vector_snapshot.snapshot_path(settings, collection_name(settings, settings.embedding_model))
+    if changed or vector_snapshot.load(path, state) is None:
+        vector_snapshot.save(path, state, *store_rows(store))
 
 
 def _write_state(path: Path, state: dict[str, str]) -> None:
@@ -99,5 +117,7 @@ def ingest(*, force: bool = False, settings: Settings | None = None,
     finally:
         records.close()
     _write_state(_state_path(settings, model), _wanted_state(settings, catalogue, model))
+    refresh_snapshot(settings, catalogue, store,
+                     changed=bool(result["num_added"] or result["num_updated"] or result["num_deleted"]))
     return IngestResult(result["num_added"], result["num_updated"], result["num_skipped"], result["num_deleted"],
                         time.perf_counter() - started, store_location(settings), model)

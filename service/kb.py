@@ -16,6 +16,7 @@ import re2
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, model_validator
 
+from service import yamlio
 from service.config import get_settings
 from service.errors import KnowledgeBaseError
 from service.vocabulary import SIGNALS
@@ -62,7 +63,7 @@ def load_patterns(root: Path | str | None = None) -> dict[str, NamedPattern]:
     if not path.exists():
         return {}
     try:
-        items = yaml.safe_load(path.read_text(encoding="utf-8")) or []
+        items = yamlio.load(path.read_text(encoding="utf-8")) or []
         patterns = [NamedPattern(**item) for item in items]
     except (ValidationError, yaml.YAMLError, TypeError) as exc:
         raise KnowledgeBaseError(f"{path}: {exc}") from exc
@@ -228,7 +229,7 @@ def split_front_matter(text: str, path: Path) -> tuple[dict[str, Any], str]:
     except ValueError as exc:
         raise KnowledgeBaseError(f"{path}: front matter is not closed by ---") from exc
     try:
-        data = yaml.safe_load(front)
+        data = yamlio.load(front)
     except yaml.YAMLError as exc:
         raise KnowledgeBaseError(f"{path}: front matter is not valid YAML: {exc}") from exc
     if not isinstance(data, dict):
@@ -264,7 +265,7 @@ def load_fixtures(article_path: Path) -> list[Fixture]:
     if not path.exists():
         return []
     try:
-        items = yaml.safe_load(path.read_text(encoding="utf-8")) or []
+        items = yamlio.load(path.read_text(encoding="utf-8")) or []
     except yaml.YAMLError as exc:
         raise KnowledgeBaseError(f"{path}: not valid YAML: {exc}") from exc
     if not isinstance(items, list):
@@ -314,7 +315,7 @@ class Catalogue:
         if groups_path.exists():
             try:
                 groups = [Group.model_validate(g, context={"patterns": patterns})
-                          for g in yaml.safe_load(groups_path.read_text(encoding="utf-8")) or []]
+                          for g in yamlio.load(groups_path.read_text(encoding="utf-8")) or []]
             except (ValidationError, yaml.YAMLError, TypeError) as exc:
                 raise KnowledgeBaseError(f"{groups_path}: {exc}") from exc
         return cls(articles, groups, fixtures, root, patterns)
@@ -345,13 +346,13 @@ class Catalogue:
 
 def load_categories(root: Path | None = None) -> list[str]:
     path = Path(root or KB_DIR) / "categories.yaml"
-    return list(yaml.safe_load(path.read_text(encoding="utf-8")))
+    return list(yamlio.load(path.read_text(encoding="utf-8")))
 
 
 def load_areas(root: Path | None = None) -> dict[str, str]:
     """kb/areas.yaml: the folders an article may live in, with what each covers."""
     path = Path(root or KB_DIR) / "areas.yaml"
-    return dict(yaml.safe_load(path.read_text(encoding="utf-8")) or {}) if path.exists() else {}
+    return dict(yamlio.load(path.read_text(encoding="utf-8")) or {}) if path.exists() else {}
 
 
 def body_section(body: str, heading: str) -> str:
@@ -398,7 +399,7 @@ def lint(catalogue: Catalogue) -> list[str]:  # noqa: C901 - a flat list of inde
     categories = set(load_categories(catalogue.root))
     areas = load_areas(catalogue.root)
     retired_path = catalogue.root / "retired.yaml"
-    retired = set(yaml.safe_load(retired_path.read_text()) or []) if retired_path.exists() else set()
+    retired = set(yamlio.load(retired_path.read_text()) or []) if retired_path.exists() else set()
     seen: set[str] = set()
     for article in catalogue.articles:
         where = f"{article.id} ({article.path})"

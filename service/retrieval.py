@@ -21,7 +21,8 @@ from service.cases import CaseBase
 from service.config import Settings, get_settings
 from service.embeddings import PackagedEmbeddings
 from service.kb import Article, Catalogue
-from service.vectors import CaseScores, CaseSpace, DenseIndex
+from service.store import collection_name
+from service.vectors import CaseScores, CaseSpace, DenseIndex, store_rows
 
 if TYPE_CHECKING:
     from service.fusion import FusionModel
@@ -78,7 +79,8 @@ def rrf(rankings: list[list[str]], k: int = RRF_K) -> list[Hit]:
 
 class Retriever:
     def __init__(self, catalogue: Catalogue, store, embeddings: Embeddings,  # noqa: ANN001 - Chroma
-                 cases: CaseBase | None = None) -> None:
+                 cases: CaseBase | None = None, dense: DenseIndex | None = None) -> None:
+        """`dense`: the store's vectors already read (from the snapshot); read from `store` otherwise."""
         self.catalogue = catalogue
         self.store = store
         self.embeddings = embeddings
@@ -93,7 +95,7 @@ class Retriever:
         })
         self.bm25_articles = BM25({a.id: article_text(a, []) for a in catalogue.articles})
         self.bm25_cases = BM25({c.id: c.render("en") + "\n" + c.render("zh") for c in self.cases.cases})
-        self.dense = DenseIndex.from_store(store)
+        self.dense = dense if dense is not None else DenseIndex.from_store(store)
         self.index_cases()
         from service.classify import CauseClassifier, classifier_path
         from service.fusion import FusionModel
@@ -157,7 +159,7 @@ def open_retriever(*, build_if_stale: bool = True, settings: Settings | None = N
                    embeddings: Embeddings | None = None, catalogue: Catalogue | None = None) -> Retriever:
     """`catalogue`: one already loaded (a triage worker's rules hold one); used when it is of the configured kb/."""
     from ingest.indexer import ingest, is_stale
-    from service.store import open_vector_store
+    from service.store import LazyStore, open_vector_store
 
     settings = settings or get_settings()
     if catalogue is None or Path(catalogue.root).resolve() != Path(settings.kb_dir).resolve():
@@ -165,5 +167,22 @@ def open_retriever(*, build_if_stale: bool = True, settings: Settings | None = N
     embeddings = embeddings or PackagedEmbeddings(settings.embedding_model)
     if build_if_stale and is_stale(settings, catalogue):
         ingest(settings=settings, embeddings=embeddings)
-    store = open_vector_store(settings, embeddings, settings.embedding_model)
-    return Retriever(catalogue, store, embeddings)
+    store = LazyStore(lambda: open_vector_store(settings, embeddings, settings.embedding_model))
+    return Retriever(catalogue, store, embeddings, dense=_dense_index(settings, catalogue, store))
+
+
+def _dense_index(settings: Settings, catalogue: Catalogue, store) -> DenseIndex:  # noqa: ANN001 - LazyStore
+    """The store's vectors: from the snapshot when it was taken at the current index state (no Chroma opened), else
+    read from the store, and the snapshot refreshed when the index is current."""
+    from ingest.indexer import current_state
+    from service import vector_snapshot
+
+    state = None if settings.chroma_host else current_state(settings, catalogue)
+    if state is None:
+        return DenseIndex.from_store(store)
+    path = vector_snapshot.snapshot_path(settings, collection_name(settings, settings.embedding_model))
+    snapshot = vector_snapshot.load(path, state)
+    if snapshot is None:
+        snapshot = store_rows(store)
+        vector_snapshot.save(path, state, *snapshot)
+    return DenseIndex(*snapshot)

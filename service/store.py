@@ -6,6 +6,10 @@ fetch its default ONNX model; telemetry is off.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+from typing import Any
+
 from langchain_core.embeddings import Embeddings
 
 from service.config import Settings
@@ -46,3 +50,24 @@ def open_vector_store(settings: Settings, embeddings: Embeddings, model: str):  
         client=open_client(settings),
         collection_metadata={"hnsw:space": "cosine"},
     )
+
+
+class LazyStore:
+    """The vector store, opened on first use. A retriever whose vectors came from the snapshot
+    (service/vector_snapshot.py) never needs the store to answer; `/readyz` and the chunk count open it."""
+
+    def __init__(self, opener: Callable[[], Any]) -> None:
+        self._opener = opener
+        self._opened: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def opened(self) -> bool:
+        return self._opened is not None
+
+    def __getattr__(self, name: str) -> Any:  # noqa: ANN401 - whatever the store has
+        if self._opened is None:
+            with self._lock:
+                if self._opened is None:
+                    self._opened = self._opener()
+        return getattr(self._opened, name)

@@ -26,6 +26,16 @@ class Chunk:
     lang: str
 
 
+def store_rows(store) -> tuple[list[Chunk], np.ndarray]:  # noqa: ANN001 - langchain_chroma.Chroma
+    """Every chunk in the store and its stored vector (float32), in id order."""
+    data = store.get(include=["embeddings", "metadatas"])
+    rows = sorted(zip(data["ids"], data["metadatas"], data["embeddings"], strict=False), key=lambda r: r[0])
+    chunks = [Chunk(m.get("kind", "article"), m.get("case_id") or m.get("article_id", ""),
+                    m.get("category", ""), m.get("lang", "")) for _, m, _ in rows]
+    vectors = np.asarray([e for *_, e in rows], dtype=np.float32) if rows else np.zeros((0, 1), np.float32)
+    return chunks, vectors
+
+
 class DenseIndex:
     def __init__(self, chunks: list[Chunk], vectors: np.ndarray) -> None:
         self.chunks = chunks
@@ -36,12 +46,7 @@ class DenseIndex:
 
     @classmethod
     def from_store(cls, store) -> DenseIndex:  # noqa: ANN001 - langchain_chroma.Chroma
-        data = store.get(include=["embeddings", "metadatas"])
-        rows = sorted(zip(data["ids"], data["metadatas"], data["embeddings"], strict=False), key=lambda r: r[0])
-        chunks = [Chunk(m.get("kind", "article"), m.get("case_id") or m.get("article_id", ""),
-                        m.get("category", ""), m.get("lang", "")) for _, m, _ in rows]
-        vectors = np.asarray([e for *_, e in rows], dtype=np.float32) if rows else np.zeros((0, 1), np.float32)
-        return cls(chunks, vectors)
+        return cls(*store_rows(store))
 
     def __len__(self) -> int:
         return len(self.chunks)

@@ -16,6 +16,7 @@ import re2
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from service import yamlio
 from service.config import get_settings
 from service.errors import KnowledgeBaseError
 from service.signals import registry
@@ -142,7 +143,7 @@ def _entry_label(raw: object, index: int) -> str:
 
 def _read_table(path: Path, sections: dict[str, type[BaseModel] | None]) -> dict[str, list]:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yamlio.load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise KnowledgeBaseError(f"{path}: cannot read the table: {exc}") from exc
     if not isinstance(data, dict) or set(data) != set(sections):
