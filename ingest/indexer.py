@@ -65,20 +65,6 @@ def is_stale(settings: Settings | None = None, catalogue: Catalogue | None = Non
     return current_state(settings, catalogue or Catalogue.load(settings.kb_dir)) is None
 
 
-def refresh_snapshot(settings: Settings, catalogue: Catalogue, store, *, changed: bool) -> None:  # noqa: ANN001
-    """After a complete run: the vector snapshot (service/vector_snapshot.py) of the embedded store, rewritten when
-    the run changed the store or the snapshot is not of this state (a no-op re-ingest reads only its label)."""
-    from service import vector_snapshot
-    from service.vectors import store_rows
-
-    state = current_state(settings, catalogue)
-    if settings.chroma_host or state is None:
-        return
-    path = vector_snapshot.snapshot_path(settings, collection_name(settings, settings.embedding_model))
-    if changed or vector_snapshot.load(path, state) is None:
-        vector_snapshot.save(path, state, *store_rows(store))
-
-
 def _write_state(path: Path, state: dict[str, str]) -> None:
     # Write-then-rename: a crash leaves the old state (so the next run redoes the work), never a torn file.
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -116,8 +102,12 @@ def ingest(*, force: bool = False, settings: Settings | None = None,
                        force_update=force, key_encoder="sha256")
     finally:
         records.close()
-    _write_state(_state_path(settings, model), _wanted_state(settings, catalogue, model))
-    refresh_snapshot(settings, catalogue, store,
-                     changed=bool(result["num_added"] or result["num_updated"] or result["num_deleted"]))
+    state = _wanted_state(settings, catalogue, model)
+    _write_state(_state_path(settings, model), state)
+    if not settings.chroma_host:  # the snapshot of the embedded store a retriever starts from (service/vector_snapshot)
+        from service.vector_snapshot import rows_at
+
+        changed = result["num_added"] or result["num_updated"] or result["num_deleted"]
+        rows_at(settings, state, store, reread=bool(changed))
     return IngestResult(result["num_added"], result["num_updated"], result["num_skipped"], result["num_deleted"],
                         time.perf_counter() - started, store_location(settings), model)

@@ -21,8 +21,7 @@ from service.cases import CaseBase
 from service.config import Settings, get_settings
 from service.embeddings import PackagedEmbeddings
 from service.kb import Article, Catalogue
-from service.store import collection_name
-from service.vectors import CaseScores, CaseSpace, DenseIndex, store_rows
+from service.vectors import CaseScores, CaseSpace, DenseIndex
 
 if TYPE_CHECKING:
     from service.fusion import FusionModel
@@ -172,17 +171,10 @@ def open_retriever(*, build_if_stale: bool = True, settings: Settings | None = N
 
 
 def _dense_index(settings: Settings, catalogue: Catalogue, store) -> DenseIndex:  # noqa: ANN001 - LazyStore
-    """The store's vectors: from the snapshot when it was taken at the current index state (no Chroma opened), else
-    read from the store, and the snapshot refreshed when the index is current."""
+    """The store's vectors: from the snapshot when the index is current (no Chroma opened; service/vector_snapshot),
+    else read from the store."""
     from ingest.indexer import current_state
-    from service import vector_snapshot
+    from service.vector_snapshot import rows_at
 
     state = None if settings.chroma_host else current_state(settings, catalogue)
-    if state is None:
-        return DenseIndex.from_store(store)
-    path = vector_snapshot.snapshot_path(settings, collection_name(settings, settings.embedding_model))
-    snapshot = vector_snapshot.load(path, state)
-    if snapshot is None:
-        snapshot = store_rows(store)
-        vector_snapshot.save(path, state, *snapshot)
-    return DenseIndex(*snapshot)
+    return DenseIndex(*rows_at(settings, state, store)) if state is not None else DenseIndex.from_store(store)

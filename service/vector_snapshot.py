@@ -19,14 +19,27 @@ from pathlib import Path
 import numpy as np
 
 from service.config import Settings
-from service.vectors import Chunk
+from service.store import collection_name
+from service.vectors import Chunk, store_rows
 
 log = logging.getLogger(__name__)
 FORMAT = 1
 
 
-def snapshot_path(settings: Settings, collection: str) -> Path:
-    return settings.data_dir / f"vectors-{collection}.npz"
+def snapshot_path(settings: Settings) -> Path:
+    return settings.data_dir / f"vectors-{collection_name(settings, settings.embedding_model)}.npz"
+
+
+def rows_at(settings: Settings, state: dict[str, str], store, *, reread: bool = False,  # noqa: ANN001 - the store
+            ) -> tuple[list[Chunk], np.ndarray]:
+    """The store's chunks and vectors at index state `state` (current): from the snapshot, or read from the store
+    and the snapshot rewritten when `reread` (the store just changed) or the snapshot is not of this state."""
+    path = snapshot_path(settings)
+    rows = None if reread else load(path, state)
+    if rows is None:
+        rows = store_rows(store)
+        save(path, state, *rows)
+    return rows
 
 
 def save(path: Path, state: dict[str, str], chunks: list[Chunk], vectors: np.ndarray) -> None:

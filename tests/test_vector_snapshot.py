@@ -15,15 +15,14 @@ import numpy as np
 
 from service import vector_snapshot
 from service.config import get_settings
-from service.store import collection_name, open_vector_store
+from service.store import open_vector_store
 from service.vectors import DenseIndex
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def _snapshot(data: Path) -> Path:
-    settings = get_settings()
-    return data / vector_snapshot.snapshot_path(settings, collection_name(settings, settings.embedding_model)).name
+    return data / vector_snapshot.snapshot_path(get_settings()).name
 
 
 def _from_store(data: Path) -> DenseIndex:
