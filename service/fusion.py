@@ -186,6 +186,14 @@ def _votes(scores: Mapping[str, float], cause_of: dict[str, str],
     return votes, top
 
 
+FUSION_LINES = 400  # the lines of a paste that fusion's text features read (a paste's evidence is near its top)
+
+
+def fusion_text(parsed: Parsed) -> str:
+    """The text the question words and the lexical classifier read: the paste's first FUSION_LINES lines."""
+    return "\n".join(line.text for line in parsed.lines[:FUSION_LINES])
+
+
 BARE_PROSE_CHARS = 80  # one sentence: enough to restate the symptom, not to describe the run
 
 

@@ -27,10 +27,12 @@ from service.fusion import (
     FusionModel,
     candidates,
     decide,
+    fusion_text,
     is_bare,
     rank_candidates,
     rule_precision,
 )
+from service.lexical import LexicalClassifier, combine, lexical_path
 from service.parse import parse
 from service.pipeline import Analysis, as_parts, load_rules
 from service.retrieval import Retriever
@@ -96,14 +98,18 @@ def prepare(retriever: Retriever, base: CaseBase, folds: int = FOLDS) -> list[Pr
 
 
 class Stacked:
-    """The cause classifier's probabilities for each report, as fusion may see them: from a classifier fitted without
+    """The cause classifiers' probabilities for each report, as fusion may see them: from classifiers fitted without
     the report's own fold and without the fold under test (stacking: the fusion model learns how far to trust the
-    classifier on reports the classifier never saw, as it will be at run time). One fit per set of held-out folds."""
+    classifiers on reports they never saw, as it will be at run time). One fit per set of held-out folds. Two
+    classifiers, read together (service/lexical.combine): over the query embedding (service/classify.py) and, with
+    `lexical`, over the words of the paste (service/lexical.py)."""
 
-    def __init__(self, prepared: list[Prepared], c: float = CLASSIFIER_C) -> None:
+    def __init__(self, prepared: list[Prepared], c: float = CLASSIFIER_C, lexical: bool = True) -> None:
         self.prepared = prepared
         self.c = c
+        self.lexical = lexical
         self._fitted: dict[frozenset[int], CauseClassifier] = {}
+        self._lexical: dict[frozenset[int], LexicalClassifier] = {}
         self._probs: dict[tuple[frozenset[int], str], dict[str, float]] = {}
 
     def fit(self, held_out: frozenset[int] = frozenset(), meta: dict[str, object] | None = None) -> CauseClassifier:
@@ -113,10 +119,20 @@ class Stacked:
         return CauseClassifier.fit([v for v, _ in kept], [c for _, c in kept], self.c,
                                    {"cases": len(kept), "C": self.c, **(meta or {})})
 
+    def fit_lexical(self, held_out: frozenset[int] = frozenset()) -> LexicalClassifier:
+        """The lexical classifier of every report with a query, except those of the held-out folds."""
+        kept = [p for p in self.prepared if p.fold not in held_out and p.analysis.vector is not None]
+        return LexicalClassifier.fit([fusion_text(p.analysis.parsed) for p in kept], [p.case.cause for p in kept])
+
     def _classifier(self, held_out: frozenset[int]) -> CauseClassifier:
         if held_out not in self._fitted:
             self._fitted[held_out] = self.fit(held_out)
         return self._fitted[held_out]
+
+    def _lexical_classifier(self, held_out: frozenset[int]) -> LexicalClassifier:
+        if held_out not in self._lexical:
+            self._lexical[held_out] = self.fit_lexical(held_out)
+        return self._lexical[held_out]
 
     def of(self, item: Prepared, fold_under_test: int | None) -> dict[str, float] | None:
         """`fold_under_test`: None when fitting the final model on every fold (then out-of-fold probabilities)."""
@@ -125,7 +141,10 @@ class Stacked:
         held_out = frozenset({item.fold} if fold_under_test is None else {item.fold, fold_under_test})
         key = (held_out, item.case.id)
         if key not in self._probs:
-            self._probs[key] = self._classifier(held_out).probabilities(item.analysis.vector)
+            semantic = self._classifier(held_out).probabilities(item.analysis.vector)
+            lexical = (self._lexical_classifier(held_out).probabilities(fusion_text(item.analysis.parsed))
+                       if self.lexical else None)
+            self._probs[key] = combine(semantic, lexical) or semantic
         return self._probs[key]
 
 
@@ -134,9 +153,9 @@ def _features(item: Prepared, retriever: Retriever, allowed: dict[str, str],
     if item.analysis.hits is None:
         return [], {}
     cause_of = {i: c for i, c in allowed.items() if i != item.case.id}
-    text = "\n".join(line.text for line in item.analysis.parsed.lines[:400])
     return candidates(retriever.catalogue, item.analysis.outcome, item.analysis.hits, cause_of,
-                      item.analysis.signals, text, bare=is_bare(item.analysis.parsed), cause_probs=cause_probs)
+                      item.analysis.signals, fusion_text(item.analysis.parsed), bare=is_bare(item.analysis.parsed),
+                      cause_probs=cause_probs)
 
 
 @dataclass
@@ -459,8 +478,11 @@ def train(retriever: Retriever, out: Path, c: float | None = None) -> tuple[Fusi
     model.save(out)
     classifier = classifier_path(out)
     stacked.fit(meta={"embedding_model": retriever.model_name}).save(classifier)
+    if stacked.lexical:
+        stacked.fit_lexical().save(lexical_path(out))
     summary = (f"trained on {len(base.cases)} cases (C={chosen_c}, {describe(threshold)}); "
                f"cross-validated: "
                f"top-1 {s['top1']:.3f}, top-3 {s['top3']:.3f}, wrong first {s['wrong_first']:.3f}, out-of-scope "
-               f"abstained {s['abstained']:.3f}, ECE {ece:.3f}; weights in {out} and {classifier}")
+               f"abstained {s['abstained']:.3f}, ECE {ece:.3f}; weights in {out}, {classifier} and "
+               f"{lexical_path(out)}")
     return model, predictions, summary

@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from service.fusion import Candidate, candidates, decide, is_bare, rank_candidates
+from service.fusion import Candidate, candidates, decide, fusion_text, is_bare, rank_candidates
 from service.kb import Catalogue
 from service.models import DiagnoseResult, Parsed, Part, RelatedOut, Signal
 from service.parse import parse, parse_lines
@@ -109,15 +109,18 @@ def analyse_input(parsed: Parsed, *, rules: RuleSet | None = None, retriever: Re
         analysis.hits = retriever.retrieve(query, vector=analysis.vector)
         if cause_of is None:
             cause_of = retriever.cause_of
-        # The committed classifier was fitted on every case: under a restricted case map (cross-validation) its
-        # output would carry the held-out cases in, so it speaks only when all cases may vote.
+        from service.lexical import combine  # with retrieval only: its tokenizer is BM25's (scipy)
+
+        text = fusion_text(parsed)
         cause_probs = None
-        if retriever.classifier is not None and (cause_of is retriever.cause_of
-                                                 or cause_of.keys() >= retriever.cause_of.keys()):
-            cause_probs = retriever.classifier.probabilities(analysis.vector)
-        found, report = candidates(rules.catalogue, outcome, analysis.hits, cause_of, signals,
-                                   "\n".join(line.text for line in parsed.lines[:400]), bare=is_bare(parsed),
-                                   cause_probs=cause_probs)
+        # The committed classifiers were fitted on every case: under a restricted case map (cross-validation) their
+        # output would carry the held-out cases in, so they speak only when all cases may vote.
+        if cause_of is retriever.cause_of or cause_of.keys() >= retriever.cause_of.keys():
+            cause_probs = combine(
+                retriever.classifier.probabilities(analysis.vector) if retriever.classifier is not None else None,
+                retriever.lexical.probabilities(text) if retriever.lexical is not None else None)
+        found, report = candidates(rules.catalogue, outcome, analysis.hits, cause_of, signals, text,
+                                   bare=is_bare(parsed), cause_probs=cause_probs)
         analysis.ranked = rank_candidates(found, report, retriever.model)
         analysis.chosen, analysis.rest = decide(analysis.ranked, retriever.model, lang)
         urls = retriever.case_urls

@@ -98,10 +98,12 @@ class Retriever:
         self.index_cases()
         from service.classify import CauseClassifier, classifier_path
         from service.fusion import FusionModel
+        from service.lexical import LexicalClassifier, lexical_path
 
         self.model = FusionModel.load(catalogue.root / "model" / "fusion.json")
         self.classifier = CauseClassifier.load(classifier_path(catalogue.root / "model" / "fusion.json"),
                                                self.model_name)
+        self.lexical = LexicalClassifier.load(lexical_path(catalogue.root / "model" / "fusion.json"))
         override = get_settings().threshold
         if self.model is not None and override is not None:
             self.model.threshold = override  # an operator trading abstention for answers (README table)

@@ -10,8 +10,9 @@ import pytest
 
 from service.cases import CaseBase, lint_cases
 from service.classify import CauseClassifier, classifier_path
-from service.fusion import FEATURES, REPORT_FEATURES, Candidate, FusionModel, decide
+from service.fusion import FEATURES, REPORT_FEATURES, Candidate, FusionModel, decide, fusion_text
 from service.learn import Group, calibration, fit
+from service.lexical import LexicalClassifier, combine, lexical_path
 from service.models import MissingOut
 from service.parse import parse
 from service.pipeline import analyse_input, as_parts
@@ -100,6 +101,9 @@ def test_the_committed_model_was_trained_on_this_case_base():
     base = CaseBase.load()
     assert classifier is not None and classifier.meta["cases"] == len(base.cases)
     assert set(classifier.classes) == {c.cause for c in base.cases}
+    lexical = LexicalClassifier.load(lexical_path(REPO / "kb" / "model" / "fusion.json"))
+    assert lexical is not None and lexical.meta["cases"] == len(base.cases)
+    assert set(lexical.classes) == {c.cause for c in base.cases}
 
 
 def test_the_seed_paste_is_confirmed_with_its_patch(rules, retriever):
@@ -113,7 +117,10 @@ def test_the_cause_classifier_speaks_for_every_candidate(rules, retriever):
     assert retriever.classifier is not None  # kb/model/classifier.json, for the embedding model in use
     analysis = analyse_input(parse(as_parts(SEED)), rules=rules, retriever=retriever)
     assert analysis.ranked and all("clf" in c.features for c in analysis.ranked)
-    probs = retriever.classifier.probabilities(analysis.vector)
+    assert retriever.lexical is not None  # kb/model/lexical.json: read together with the embedding classifier
+    probs = combine(retriever.classifier.probabilities(analysis.vector),
+                    retriever.lexical.probabilities(fusion_text(analysis.parsed)))
+    assert probs is not None
     first = analysis.ranked[0]
     assert first.features["clf"] == pytest.approx(math.log(probs[first.category] + 1e-3))
 

@@ -16,7 +16,16 @@ _TRAINING_PRECISION = re.compile(
     r"(?:using|use|uses|with)\s+(bf16|fp16|bfloat16|float16|fp32)\s+(?:for\s+)?(?:training|computation|precision|mixed)|"
     r"(bf16|fp16|bfloat16|float16|fp32)\s*(?:mixed[- ]precision\s+)?(?:training|训练|精度训练|微调)"
 )
-_PROSE_ADVICE = re.compile(r"(?i)(warn|recommend|instead|switch|chang|改|换|而不是|support)")
+_PROSE_ADVICE = re.compile(r"(?i)(warn|recommend|instead|switch|chang|改|换|而不是|support|支持|建议|推荐)")
+# A clause: a Chinese paragraph is often one line, and "换了几次数据" (changed the data) three clauses after "开了
+# bf16" says nothing about the precision. Advice is read in the clause that names the precision.
+_CLAUSE_END = re.compile(r"[，。；！？;!?]|[,.](?=\s|$)")
+
+
+def _clause(text: str, start: int, end: int) -> str:
+    left = max((m.end() for m in _CLAUSE_END.finditer(text, 0, start)), default=0)
+    right = _CLAUSE_END.search(text, end)
+    return text[left:right.start() if right else len(text)]
 
 
 @extractor(provides=[
@@ -58,9 +67,10 @@ def precision(parsed: Parsed, out: Scope) -> None:  # noqa: C901 - one branch pe
         for pattern in (_TRAINING_PRECISION, _PROSE_PRECISION):  # "train in bf16" beats a bare mention
             named: dict[str, Line] = {}
             for line in prose:
-                if pattern is _PROSE_PRECISION and _PROSE_ADVICE.search(line.text):
-                    continue
                 for match in pattern.finditer(line.text):
+                    if pattern is _PROSE_PRECISION and _PROSE_ADVICE.search(
+                            _clause(line.text, match.start(), match.end())):
+                        continue
                     word = next(g for g in match.groups() if g) if match.groups() else match.group(0)
                     named.setdefault(_PRECISION_WORDS[word.lower()], line)
             if len(named) == 1:

@@ -77,7 +77,7 @@ def test_stacking_never_shows_a_report_a_classifier_that_saw_its_fold_or_the_fol
         return real_fit(rows, causes, c, meta)
 
     monkeypatch.setattr(CauseClassifier, "fit", staticmethod(recording_fit))
-    stacked = Stacked(items)
+    stacked = Stacked(items, lexical=False)
     for item in items[:10]:
         for fold_under_test in (None, (item.fold + 1) % 5, item.fold):
             before = len(fitted_on)
@@ -92,14 +92,14 @@ def test_stacking_never_shows_a_report_a_classifier_that_saw_its_fold_or_the_fol
     # Out-of-fold is not in-sample: a report mislabelled against its cloud is not fitted back to its own label.
     liar = items[0]
     liar.case.cause = "b"
-    probs = Stacked(items).of(liar, None)
+    probs = Stacked(items, lexical=False).of(liar, None)
     assert probs is not None and max(probs, key=probs.get) == "a"
 
 
 def test_a_report_without_a_query_has_no_classifier_output():
     items = _prepared(*_blobs())
     items[0].analysis.vector = None
-    assert Stacked(items).of(items[0], None) is None
+    assert Stacked(items, lexical=False).of(items[0], None) is None
 
 
 def test_a_missing_classifier_feature_counts_as_average():

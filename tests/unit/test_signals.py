@@ -22,6 +22,17 @@ def test_precision_from_every_config_form(text, expected):
     assert signals(text)["precision"] == expected
 
 
+@pytest.mark.parametrize("text, expected", [
+    ("用 LLaMA-Factory 微调 Qwen2.5-14B，开了 bf16，loss 一直是 0，换了几次数据也一样。", "bf16"),
+    ("Training Qwen2 with bf16, loss goes to nan. I changed the dataset twice, same result.", "bf16"),
+    ("loss is nan with bf16, switching to fp16 fixes it", "bf16"),  # the advice clause names the other one
+    ("V100 不支持 bf16，所以用了 fp16，loss 变成 nan", "fp16"),
+    ("Should I switch to bf16? loss is nan", None),  # advice only: nothing said about the run
+])
+def test_precision_from_prose_reads_advice_in_the_clause_that_names_it(text, expected):
+    assert signals(text).get("precision") == expected
+
+
 def test_deepspeed_stage_and_overlap():
     s = signals('deepspeed: examples/deepspeed/ds_z2_config.json\n'
                 '{\n "zero_optimization": {\n  "overlap_comm": true\n }\n}')
