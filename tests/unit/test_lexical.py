@@ -66,6 +66,15 @@ def test_terms_are_bm25_tokens_and_word_bigrams_and_a_term_needs_three_reports()
     assert "common" in vocabulary.index and "rare" not in vocabulary.index
 
 
+def test_narration_of_a_digest_is_not_a_term():
+    """Case digests say who asked; pastes do not. Only what the report is about may count."""
+    digest = terms("The reporter asks whether overlap_comm matters; 用户询问 overlap_comm 是否有影响")
+    paste = terms("does overlap_comm matter? overlap_comm 是否有影响")
+    assert {"reporter", "asks", "用户", "询问", "the reporter"}.isdisjoint(digest)
+    assert {"overlap_comm", "是否", "whether"} <= set(digest) and {"overlap_comm", "是否"} <= set(paste)
+    assert "user" in terms("<|user|> hello")  # a chat template's role is content, not narration
+
+
 def test_saved_weights_load_back_to_the_same_answers(tmp_path):
     texts, labels = _reports()
     classifier = LexicalClassifier.fit(texts, labels)
