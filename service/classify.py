@@ -33,6 +33,29 @@ def _unit(rows: np.ndarray) -> np.ndarray:
     return rows / np.where(norms == 0, 1.0, norms)
 
 
+def fit_softmax(x, labels: Sequence[str], c: float) -> tuple[list[str], np.ndarray, np.ndarray]:  # noqa: ANN001
+    """A multinomial logistic regression of `labels` on the rows of `x` (dense or sparse), L2 strength 1/c: its
+    classes, a (classes x features) weight matrix and the intercepts, one row per class even for two classes."""
+    from sklearn.linear_model import LogisticRegression
+
+    model = LogisticRegression(C=c, max_iter=3000)  # lbfgs: deterministic for the same rows
+    with warnings.catch_warnings():  # a small sample of a case base has many causes per report: that is fine
+        warnings.filterwarnings("ignore", message="The number of unique classes")
+        model.fit(x, list(labels))
+    classes = [str(k) for k in model.classes_]
+    coef, intercept = model.coef_, model.intercept_
+    if len(classes) == 2:  # sklearn keeps one row for two classes: spell out both sides of the softmax
+        coef, intercept = np.vstack([-coef / 2, coef / 2]), np.array([-intercept[0] / 2, intercept[0] / 2])
+    return classes, coef, intercept
+
+
+def softmax(classes: list[str], z: np.ndarray) -> dict[str, float]:
+    """Class probabilities from their scores, rounded so that float noise from a different BLAS split cannot change
+    an answer's bytes."""
+    z = np.exp(z - z.max())
+    return {c: round(float(p), 5) for c, p in zip(classes, z / z.sum(), strict=True)}
+
+
 @dataclass
 class CauseClassifier:
     classes: list[str]
@@ -43,24 +66,11 @@ class CauseClassifier:
     @classmethod
     def fit(cls, vectors: Sequence[Sequence[float]], labels: Sequence[str], c: float = CLASSIFIER_C,
             meta: dict[str, object] | None = None) -> CauseClassifier:
-        from sklearn.linear_model import LogisticRegression
-
-        x = _unit(np.asarray(vectors, dtype=np.float64))
-        model = LogisticRegression(C=c, max_iter=3000)  # lbfgs: deterministic for the same rows
-        with warnings.catch_warnings():  # a small sample of a case base has many causes per report: that is fine
-            warnings.filterwarnings("ignore", message="The number of unique classes")
-            model.fit(x, list(labels))
-        classes = [str(k) for k in model.classes_]
-        coef, intercept = model.coef_, model.intercept_
-        if len(classes) == 2:  # sklearn keeps one row for two classes: spell out both sides of the softmax
-            coef, intercept = np.vstack([-coef / 2, coef / 2]), np.array([-intercept[0] / 2, intercept[0] / 2])
+        classes, coef, intercept = fit_softmax(_unit(np.asarray(vectors, dtype=np.float64)), labels, c)
         return cls(classes, coef, intercept, dict(meta or {}))
 
     def probabilities(self, vector: Sequence[float] | np.ndarray) -> dict[str, float]:
-        z = self.coef @ _unit(np.asarray(vector, dtype=np.float64)) + self.intercept
-        z = np.exp(z - z.max())
-        # Rounded so that float noise from a different BLAS split cannot change an answer's bytes.
-        return {c: round(float(p), 5) for c, p in zip(self.classes, z / z.sum(), strict=True)}
+        return softmax(self.classes, self.coef @ _unit(np.asarray(vector, dtype=np.float64)) + self.intercept)
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -144,7 +144,9 @@ class Stacked:
             semantic = self._classifier(held_out).probabilities(item.analysis.vector)
             lexical = (self._lexical_classifier(held_out).probabilities(fusion_text(item.analysis.parsed))
                        if self.lexical else None)
-            self._probs[key] = combine(semantic, lexical) or semantic
+            mixed = combine(semantic, lexical)
+            assert mixed is not None  # the embedding classifier always speaks here
+            self._probs[key] = mixed
         return self._probs[key]
 
 

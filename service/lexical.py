@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import warnings
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from service.bm25 import _WORD, tokenize
+from service.classify import fit_softmax, softmax
 
 MIN_DF = 3  # a term two reports share is as likely one thread's wording as a fact about a cause
 # Chosen together by fusion's log loss in grouped cross-validation over the case base (1,115 reports): C in 3, 10,
@@ -111,26 +111,15 @@ class LexicalClassifier:
     @classmethod
     def fit(cls, texts: Sequence[str], labels: Sequence[str], c: float = LEXICAL_C,
             meta: dict[str, object] | None = None) -> LexicalClassifier:
-        from sklearn.linear_model import LogisticRegression
-
         documents = [terms(t) for t in texts]
         vocabulary = Vocabulary.fit(documents)
-        model = LogisticRegression(C=c, max_iter=3000)  # lbfgs: deterministic for the same rows
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="The number of unique classes")
-            model.fit(vocabulary.matrix(documents), list(labels))
-        classes = [str(k) for k in model.classes_]
-        coef, intercept = model.coef_, model.intercept_
-        if len(classes) == 2:  # sklearn keeps one row for two classes: spell out both sides of the softmax
-            coef, intercept = np.vstack([-coef / 2, coef / 2]), np.array([-intercept[0] / 2, intercept[0] / 2])
+        classes, coef, intercept = fit_softmax(vocabulary.matrix(documents), labels, c)
         return cls(classes, vocabulary, np.ascontiguousarray(coef.T), intercept,
                    {"cases": len(texts), "C": c, "terms": len(vocabulary.index), **(meta or {})})
 
     def probabilities(self, text: str) -> dict[str, float]:
         cols, values = self.vocabulary.vector(terms(text))
-        z = self.intercept + values @ self.coef[cols] if len(cols) else self.intercept.copy()
-        z = np.exp(z - z.max())
-        return {c: round(float(p), 5) for c, p in zip(self.classes, z / z.sum(), strict=True)}
+        return softmax(self.classes, self.intercept + values @ self.coef[cols] if len(cols) else self.intercept)
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)

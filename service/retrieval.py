@@ -100,10 +100,10 @@ class Retriever:
         from service.fusion import FusionModel
         from service.lexical import LexicalClassifier, lexical_path
 
-        self.model = FusionModel.load(catalogue.root / "model" / "fusion.json")
-        self.classifier = CauseClassifier.load(classifier_path(catalogue.root / "model" / "fusion.json"),
-                                               self.model_name)
-        self.lexical = LexicalClassifier.load(lexical_path(catalogue.root / "model" / "fusion.json"))
+        fusion_model = catalogue.root / "model" / "fusion.json"  # the classifiers it was stacked on lie beside it
+        self.model = FusionModel.load(fusion_model)
+        self.classifier = CauseClassifier.load(classifier_path(fusion_model), self.model_name)
+        self.lexical = LexicalClassifier.load(lexical_path(fusion_model))
         override = get_settings().threshold
         if self.model is not None and override is not None:
             self.model.threshold = override  # an operator trading abstention for answers (README table)
