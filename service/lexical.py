@@ -29,9 +29,9 @@ from service.bm25 import _WORD, tokenize
 from service.classify import fit_softmax, softmax
 
 MIN_DF = 3  # a term two reports share is as likely one thread's wording as a fact about a cause
-# Chosen together by fusion's log loss in grouped cross-validation over the case base (1,115 reports): C in 3, 10,
-# 30 and the weight in 0.5, 0.65, 0.8; C 10 with 0.65 had the lowest (0.620; 0.626 at 0.5, 0.625 at 0.8, 0.638 at
-# C 3). Without the lexical classifier: 0.674.
+# Chosen together by fusion's log loss in grouped cross-validation over the case base (1,115 reports; ad hoc runs of
+# learn.cross_validate, not a committed command): C in 3, 10, 30 and the weight in 0.5, 0.65, 0.8; C 10 with 0.65
+# had the lowest (0.620; 0.626 at 0.5, 0.625 at 0.8, 0.638 at C 3). Without the lexical classifier: 0.674.
 LEXICAL_C = 10.0  # L2 strength 1/C
 WEIGHT = 0.65  # the lexical classifier's exponent in `combine` (the embedding classifier's: 1 - WEIGHT)
 # The characters of the paste it reads, like fusion's question words: the reports it learned from are at most ~1,100
