@@ -15,6 +15,7 @@ from functools import cached_property
 from pathlib import Path
 
 from service.kb import KB_DIR, load_categories
+from service.text import strip_narration
 
 OUT_OF_SCOPE = "out-of-scope"
 REQUIRED = ("url", "cause", "lang", "symptom")
@@ -48,7 +49,7 @@ class Case:
 
     def render(self, lang: str | None = None) -> str:
         """The case as a paste: symptom prose, the model and framework, settings, versions, machine lines."""
-        parts = [self.symptom(lang)]
+        parts = [strip_narration(self.symptom(lang))]  # a paste never says "the reporter asks"
         if self.model:
             parts.append(f"model: {self.model}")
         if self.framework:

@@ -194,6 +194,26 @@ def _tradeoff(predictions: list, chosen: dict[str, float],  # noqa: ANN001 - lea
     in_scope = [p for p in predictions if p.case.cause != OUT_OF_SCOPE]
     ranked = sum(bool(p.ranked) and p.ranked[0].category == p.case.cause for p in in_scope) / max(1, len(in_scope))
     lines.append(f"\nFirst-ranked cause right, no threshold (in scope): {ranked:.3f}")
+    return lines + _named_when_abstaining(predictions)
+
+
+def _named_when_abstaining(predictions: list) -> list[str]:  # noqa: ANN001 - learn.Prediction
+    """What an abstention names (`DiagnoseResult.likely`: up to three candidates at LIKELY_FLOOR or more) at other
+    floors: how often the right cause is among them for the in-scope reports nothing was diagnosed for, and how often
+    an out-of-scope report gets a cause named at all."""
+    from service.models import LIKELY_FLOOR
+
+    abstained = [p for p in predictions if not p.diagnosed]
+    in_scope = [p for p in abstained if p.case.cause != OUT_OF_SCOPE]
+    out_of_scope = [p for p in abstained if p.case.cause == OUT_OF_SCOPE]
+    lines = ["", f"What an abstention names ({len(in_scope)} in-scope and {len(out_of_scope)} out-of-scope reports "
+             "abstained on):", "| floor | right cause named | out-of-scope report names a cause |", "|---|---|---|"]
+    for floor in sorted({0.02, 0.05, 0.1, 0.2, LIKELY_FLOOR}):
+        right = sum(any(c.category == p.case.cause and c.probability >= floor for c in p.ranked[:3]) for p in in_scope)
+        named = sum(bool(p.ranked) and p.ranked[0].probability >= floor for p in out_of_scope)
+        mark = " (LIKELY_FLOOR)" if floor == LIKELY_FLOOR else ""
+        lines.append(f"| {floor:.2f}{mark} | {right / max(1, len(in_scope)):.3f} | "
+                     f"{named / max(1, len(out_of_scope)):.3f} |")
     return lines
 
 

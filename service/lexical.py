@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ import numpy as np
 
 from service.bm25 import _WORD, tokenize
 from service.classify import fit_softmax, softmax
+from service.text import strip_narration
 
 MIN_DF = 3  # a term two reports share is as likely one thread's wording as a fact about a cause
 # Chosen together by fusion's log loss in grouped cross-validation over the case base (1,115 reports; ad hoc runs of
@@ -43,18 +43,9 @@ def lexical_path(fusion_model: Path) -> Path:
     return fusion_model.with_name("lexical.json")
 
 
-# The case base's reports are digests written in the third person ("the reporter asks whether ...", "用户询问 ...");
-# a paste is written in the first person. Words that narrate who said what would teach the classifier the digests'
-# style (they were its strongest out-of-scope terms) and never occur in a paste: they are removed before counting.
-_NARRATION = re.compile(
-    r"(?i)\b(?:the|a|an|another|other|one|some|several|many)\s+(?:reporters?|users?|posters?|authors?|commenters?)\b|"
-    r"\breporters?\b|\b(?:asks?|asked|asking|wonders?|wondering|wants\s+to\s+know)\b|"
-    r"报告者|报告人|提问者|楼主|用户|询问")
-
-
 def terms(text: str) -> Counter[str]:
     """The paste's term counts: BM25's tokens and the bigrams of adjacent ASCII words, narration removed."""
-    text = _NARRATION.sub(" ", text[:MAX_CHARS])
+    text = strip_narration(text[:MAX_CHARS])
     counts = Counter(tokenize(text))
     words = _WORD.findall(text.lower())
     counts.update(f"{a} {b}" for a, b in zip(words, words[1:], strict=False))

@@ -116,3 +116,17 @@ def detect_lang(lines: list[str]) -> str:
         return "zh"
     total = sum(cjk_count(line) for line in lines[:400])
     return "zh" if total >= 8 else "en"
+
+
+# The case base's reports are digests written in the third person ("the reporter asks whether ...", "用户询问 ...");
+# a paste is written in the first person. Words that narrate who said what would teach retrieval and the classifiers
+# the digests' style (they were the lexical classifier's strongest out-of-scope terms) and never occur in a paste.
+_NARRATION = re.compile(
+    r"(?i)\b(?:the|a|an|another|other|one|some|several|many)\s+(?:reporters?|users?|posters?|authors?|commenters?)\b|"
+    r"\breporters?\b|\b(?:asks?|asked|asking|wonders?|wondering|wants\s+to\s+know)\b|"
+    r"报告者|报告人|提问者|楼主|用户|询问")
+
+
+def strip_narration(text: str) -> str:
+    """The text without the words that narrate who reported or asked."""
+    return _NARRATION.sub(" ", text)

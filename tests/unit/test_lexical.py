@@ -75,6 +75,22 @@ def test_narration_of_a_digest_is_not_a_term():
     assert "user" in terms("<|user|> hello")  # a chat template's role is content, not narration
 
 
+def test_a_case_renders_as_a_paste_without_its_narration():
+    """Retrieval, the classifiers and cross-validation all read a case through render(): in the first person."""
+    from service.cases import parse_case
+
+    row = {"url": "https://example.org/t/1", "date": "2025-01-01", "cause": "out-of-scope", "lang": "en",
+           "source": "forum", "repo": None, "framework": None, "model": None, "hardware": None, "lines": [],
+           "settings": {}, "versions": {},
+           "symptom": {"en": "The reporter asks whether overlap_comm slows ZeRO-2 down.",
+                       "zh": "用户询问 overlap_comm 是否会让 ZeRO-2 变慢。"},
+           "why": "A question.", "confidence": "high"}
+    case = parse_case(row)
+    assert "reporter" not in case.render("en") and "asks" not in case.render("en")
+    assert "whether overlap_comm slows ZeRO-2 down" in case.render("en")
+    assert "用户" not in case.render("zh") and "询问" not in case.render("zh") and "overlap_comm" in case.render("zh")
+
+
 def test_saved_weights_load_back_to_the_same_answers(tmp_path):
     texts, labels = _reports()
     classifier = LexicalClassifier.fit(texts, labels)

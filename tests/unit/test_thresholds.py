@@ -51,3 +51,19 @@ def test_the_nested_choice_sees_only_the_other_folds():
     skewed = {p.case.id: (0 if p.lang == "en" and p.case.cause == OUT_OF_SCOPE else 1 + i % 4)
               for i, p in enumerate(predictions)}
     assert nested_threshold_score(predictions, skewed, per_language=True)["abstained"] == 0.5
+
+
+def test_what_an_abstention_names_at_each_floor():
+    """eval --cv's table behind LIKELY_FLOOR: the right cause among the named candidates of the in-scope reports
+    nothing was diagnosed for, and the out-of-scope reports that get a cause named at all."""
+    from service.evaluate import _named_when_abstaining
+
+    reports = [_prediction(i, "en", "c", 0.08) for i in range(4)] + [_prediction(9, "en", "c", 0.9)]
+    reports += [_prediction(i, "en", OUT_OF_SCOPE, 0.03) for i in range(3)] + [_prediction(5, "en", OUT_OF_SCOPE, 0.3)]
+    reports[4].diagnosed.append("c")  # answered: not an abstention, not counted
+    rows = {line.split(" |")[0].lstrip("| ").split(" ")[0]: line for line in _named_when_abstaining(reports)
+            if line.startswith("| 0.")}
+    assert rows["0.05"].endswith("| 1.000 | 0.250 |")  # 0.08 is named; one out-of-scope report in four
+    assert rows["0.10"].endswith("| 0.000 | 0.250 |")
+    assert rows["0.02"].endswith("| 1.000 | 1.000 |")
+    assert "4 in-scope and 4 out-of-scope" in _named_when_abstaining(reports)[1]
