@@ -1,10 +1,11 @@
-"""Helpers the extractors share: the last fact with a key, the first line matching a pattern, config truthiness."""
+"""Helpers the extractors share: the last fact with a key, the first line matching a pattern, config truthiness, the
+prose lines of a paste and the clause around a match."""
 
 from __future__ import annotations
 
 import re
 
-from service.models import Fact, Line
+from service.models import Fact, Line, Parsed
 from service.textindex import TextIndex
 
 
@@ -32,3 +33,25 @@ def truthy(value: object) -> bool | None:
             return None
         return low not in ("", "0", "false", "no", "none", "off")
     return None
+
+
+# Settings and symptoms named in prose sit at the top of a report: the first 200 prose lines are read.
+PROSE_LINES = 200
+
+
+def prose_lines(parsed: Parsed) -> list[Line]:
+    """The paste's prose lines (and its first line, often a title), in order, at most PROSE_LINES."""
+    return [line for seg in parsed.segments if seg.kind == "prose" or seg.lines[0] is parsed.lines[0]
+            for line in seg.lines][:PROSE_LINES]
+
+
+# A clause: a Chinese paragraph is often one line, and "换了几次数据" (changed the data) three clauses after "开了
+# bf16" says nothing about the precision. Whether a setting is advice or the run's own is read in its clause.
+_CLAUSE_END = re.compile(r"[，。；！？;!?]|[,.](?=\s|$)")
+
+
+def clause(text: str, start: int, end: int) -> str:
+    """The clause of `text` that holds text[start:end]."""
+    left = max((m.end() for m in _CLAUSE_END.finditer(text, 0, start)), default=0)
+    right = _CLAUSE_END.search(text, end)
+    return text[left:right.start() if right else len(text)]

@@ -6,11 +6,41 @@ import math
 import re
 
 from service.models import Line, MetricRecord, Parsed
+from service.signals.facts import prose_lines
 from service.signals.registry import Scope, extractor, signal
 
 
 def _finite(x: float | None) -> bool:
     return x is not None and math.isfinite(x)
+
+
+# The same shape said in prose: a NaN that a loss word and a turn ("became", "suddenly", "变成", "突然") lead to, on a
+# line that says the run was healthy before it (decreasing, normal, N steps in). Three short searches around each
+# "nan" rather than one long pattern: every pattern here stays linear on long lines.
+_NAN = re.compile(r"(?i)(?<![a-z])nan(?![a-z])")
+_LOSS_WORD = re.compile(r"(?i)(?<![a-z])(loss|grad_norm|gradients?)(?![a-z])|损失|梯度")
+_TURN = re.compile(r"(?i)(?<![a-z])(becomes?|became|turns?|turned|goes|went|jumps?|jumped|suddenly|then)(?![a-z])|"
+                   r"变成|变为|成了|突然|出现|就是|全是|都是|全部")
+_HEALTHY_BEFORE = re.compile(
+    r"(?i)(?<![a-z])(decreas\w*|dropping|going down|went down|goes down|converg\w*|normal(ly)?|"
+    r"(after|for) [^\n]{0,20}?(steps|iterations|iters|epochs))(?![a-z])|"
+    r"(之前|此前|前面|一开始|刚开始|开始时?)[^，。,\n]{0,8}?(正常|下降|在降|收敛)|"
+    r"(训练|跑)了?[^，。,\n]{0,12}?(步|轮|epoch|step|iter)[^，。,\n]{0,6}?(之后|以后|后)|正常下降|一直在?下降")
+
+
+_FROM_START = re.compile(r"(?i)(?<![a-z])(first steps?|step (0|1)(?![0-9])|immediately|from the (start|beginning))"
+                         r"(?![a-z])|从一开始|一开始就|第一步|开始就|刚开始就")
+
+
+def _prose_nan_after_healthy(parsed: Parsed) -> Line | None:
+    for line in prose_lines(parsed):
+        for match in _NAN.finditer(line.text):
+            before = line.text[max(0, match.start() - 80):match.start()]
+            window = (max(0, match.start() - 120), match.end() + 60)
+            if (_LOSS_WORD.search(before) and _TURN.search(before[-20:]) and _HEALTHY_BEFORE.search(line.text, *window)
+                    and not _FROM_START.search(line.text, *window)):
+                return line
+    return None
 
 
 @extractor(provides=[
@@ -25,7 +55,9 @@ def _finite(x: float | None) -> bool:
     signal("metrics.nan_at_lr_zero", "bool",
            "grad_norm is NaN in a record whose learning_rate is still 0 (warm-up step 0)."),
     signal("metrics.nan_after_healthy", "bool",
-           "NaN first appears after at least 3 healthy (finite, non-zero) records."),
+           "NaN first appears after at least 3 healthy (finite, non-zero) records; with no records, the prose says the "
+           "loss turned NaN after training normally (`loss 突然变成 nan，之前一直在下降`, `after 500 steps the loss "
+           "became nan`)."),
     signal("metrics.first_nan_record", "int",
            "1-based index of the first record with a NaN loss or grad_norm.",
            internal="reported with the diagnosis (JSON `signals`); no matcher tests it yet"),
@@ -41,6 +73,9 @@ def metric_series(parsed: Parsed, out: Scope) -> None:  # noqa: C901 - one pass 
     """Trainer dicts, trainer_state.json log_history and key=value loss lines, as parsed into MetricRecords."""
     records = parsed.metrics
     if not records:
+        said = _prose_nan_after_healthy(parsed)
+        if said is not None:
+            out.set("metrics.nan_after_healthy", True, [said])
         return
     all_lines = [r.line for r in records]
     out.set("metrics.records", len(records), all_lines[:1])

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from service.models import Fact, Parsed
-from service.signals.facts import first_match, last_fact, truthy
+from service.models import Fact, Line, Parsed
+from service.signals.facts import clause, first_match, last_fact, prose_lines, truthy
 from service.signals.registry import Scope, extractor, signal
 from service.signals.tables import TABLES, markers
 
@@ -149,6 +149,28 @@ def template(parsed: Parsed, out: Scope) -> None:
         out.set("template.matches_model", not wrong, [distinct[name].line for name in shown[:2]] + list(family.lines))
 
 
+# "学习率 5e-4", "learning rate of 2e-4", "lr 1e-3": the run's learning rate said in prose. (?<![A-Za-z]) rather than
+# \b: CJK characters are word characters in Python ("学习率5e-4").
+_PROSE_LR = re.compile(
+    r"(?i)(?:学习率|(?<![A-Za-z])learning[ _-]?rate|(?<![A-Za-z])lr(?![A-Za-z]))\s*"
+    r"(?:(?:是|为|设为|设置为|设成|设置成|用的是|用了|用|of|is|was|at|set to|=|:|：)\s*)?"
+    r"(\d+(?:\.\d+)?(?:e-?\d+)?)(?![\w.])")
+# A learning rate in advice or a fix ("lowering the lr to 1e-5 fixed it", "建议把学习率调到 1e-5") is not the run's.
+_LR_ADVICE = re.compile(r"(?i)(调到|调成|调小|调低|降到|降低|减小|改成|改为|换成|建议|推荐|试试|尝试|应该|lower|reduc|"
+                        r"decreas|try|should|recommend|instead|suggest|fix|solv)")
+
+
+def _prose_learning_rate(parsed: Parsed) -> tuple[float, Line] | None:
+    """The one learning rate the prose names as the run's (advice clauses skipped); None if none or several."""
+    named: dict[float, Line] = {}
+    for line in prose_lines(parsed):
+        for match in _PROSE_LR.finditer(line.text):
+            value = float(match.group(1))
+            if 0 < value < 1 and not _LR_ADVICE.search(clause(line.text, match.start(), match.end())):
+                named.setdefault(value, line)
+    return next(iter(named.items())) if len(named) == 1 else None
+
+
 def _number(fact: Fact | None) -> float | None:
     if fact is None:
         return None
@@ -166,7 +188,9 @@ def _number(fact: Fact | None) -> float | None:
     signal("lora.rank", "int",
            "LoRA rank (lora_rank / r).",
            internal="reported with the diagnosis (JSON `signals`); no matcher tests it yet"),
-    signal("learning_rate", "float", "Configured peak learning rate."),
+    signal("learning_rate", "float",
+           "Configured peak learning rate (or, with none configured, the one learning rate the prose names as the "
+           "run's: `学习率 5e-4`, `learning rate of 2e-4`; advice such as `lower the lr to 1e-5` is not read)."),
     signal("batch_size", "int", "Per-device train batch size."),
     signal("grad_accum", "int", "gradient_accumulation_steps."),
     signal("max_grad_norm", "float",
@@ -197,6 +221,8 @@ def training_args(parsed: Parsed, out: Scope) -> None:  # noqa: C901 - one branc
     number_signal("cutoff_len", ("cutoff_len", "max_seq_length", "model_max_length", "max_seq_len", "sequence_len",
                                  "max_length", "max_source_length"), int)
     number_signal("learning_rate", ("learning_rate", "lr"), float)
+    if _number(last_fact(facts, "learning_rate", "lr")) is None and (prose_lr := _prose_learning_rate(parsed)):
+        out.set("learning_rate", prose_lr[0], [prose_lr[1]])
     number_signal("batch_size", ("per_device_train_batch_size", "train_batch_size", "micro_batch_size",
                                  "train_micro_batch_size_per_gpu", "batch_size"), int)
     number_signal("grad_accum", ("gradient_accumulation_steps", "gradient_accumulation"), int)

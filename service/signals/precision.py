@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from service.models import Line, Parsed
-from service.signals.facts import first_match, last_fact, truthy
+from service.signals.facts import clause, first_match, last_fact, prose_lines, truthy
 from service.signals.registry import Scope, extractor, signal
 
 _PROSE_PRECISION = re.compile(r"(?i)(?<![\w-])(bf16|fp16|bfloat16|float16|fp32|float32)(?![\w-])")
@@ -17,17 +17,6 @@ _TRAINING_PRECISION = re.compile(
     r"(bf16|fp16|bfloat16|float16|fp32)\s*(?:mixed[- ]precision\s+)?(?:training|训练|精度训练|微调)"
 )
 _PROSE_ADVICE = re.compile(r"(?i)(warn|recommend|instead|switch|chang|改|换|而不是|support|支持|建议|推荐)")
-# A clause: a Chinese paragraph is often one line, and "换了几次数据" (changed the data) three clauses after "开了
-# bf16" says nothing about the precision. Advice is read in the clause that names the precision.
-_CLAUSE_END = re.compile(r"[，。；！？;!?]|[,.](?=\s|$)")
-
-
-def _clause(text: str, start: int, end: int) -> str:
-    left = max((m.end() for m in _CLAUSE_END.finditer(text, 0, start)), default=0)
-    right = _CLAUSE_END.search(text, end)
-    return text[left:right.start() if right else len(text)]
-
-
 @extractor(provides=[
     signal("precision", "str",
            "Mixed-precision mode of the run: `bf16`, `fp16` or `fp32` (YAML, flags, DeepSpeed or accelerate config)."),
@@ -61,15 +50,13 @@ def precision(parsed: Parsed, out: Scope) -> None:  # noqa: C901 - one branch pe
             candidates.append(({"bfloat16": "bf16", "float16": "fp16", "float32": "fp32"}[hit[0].group(1)], hit[1]))
     if not candidates:
         # Prose ("8x A800, bf16 training"): only when exactly one precision is named, never in a library warning.
-        # Prose that names the precision sits at the top of a report: look at the first 200 prose lines only.
-        prose = [line for seg in parsed.segments if seg.kind == "prose" or seg.lines[0] is parsed.lines[0]
-                 for line in seg.lines][:200]
+        prose = prose_lines(parsed)
         for pattern in (_TRAINING_PRECISION, _PROSE_PRECISION):  # "train in bf16" beats a bare mention
             named: dict[str, Line] = {}
             for line in prose:
                 for match in pattern.finditer(line.text):
                     if pattern is _PROSE_PRECISION and _PROSE_ADVICE.search(
-                            _clause(line.text, match.start(), match.end())):
+                            clause(line.text, match.start(), match.end())):
                         continue
                     word = next(g for g in match.groups() if g) if match.groups() else match.group(0)
                     named.setdefault(_PRECISION_WORDS[word.lower()], line)

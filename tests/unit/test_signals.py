@@ -33,6 +33,40 @@ def test_precision_from_prose_reads_advice_in_the_clause_that_names_it(text, exp
     assert signals(text).get("precision") == expected
 
 
+@pytest.mark.parametrize("text, expected", [
+    ("微调 Qwen2.5-7B，学习率 5e-4，没有开 warmup", 5e-4),
+    ("学习率设置为2e-5，loss 不降", 2e-5),
+    ("I fine-tune with a learning rate of 2e-4 and the loss explodes", 2e-4),
+    ("lr 1e-3, batch 8", 1e-3),
+    ("learning_rate: 1.0e-4\nthe lr 5e-4 run was worse", 1e-4),  # a configured value beats prose
+    ("lowering the lr to 1e-5 fixed it", None),  # advice or a fix, not the run's
+    ("建议把学习率调到 1e-5", None),
+    ("lr 2e-4 diverged, lr 1e-4 too", None),  # two runs named: which is this one?
+    ("the lr scheduler is cosine", None),
+])
+def test_learning_rate_from_prose_when_no_config_names_it(text, expected):
+    assert signals(text).get("learning_rate") == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("训练几百步之后 loss 突然变成 nan，之前一直在下降", True),
+    ("训练了 300 步后 loss 变成 nan", True),
+    ("After 500 steps the loss became nan", True),
+    ("loss was decreasing normally and then suddenly went to nan", True),
+    ("loss is nan from the first step", False),
+    ("loss 从一开始就是 nan", False),
+    ("training looked normal, but the loss became nan immediately at step 1", False),
+    ("grad_norm is nan and the loss is 0", False),  # no healthy stretch said
+])
+def test_nan_after_healthy_from_prose(text, expected):
+    assert ("metrics.nan_after_healthy" in signals(text)) is expected
+
+
+def test_logged_records_decide_nan_after_healthy_not_the_prose():
+    s = signals("After 500 steps the loss became nan\n{'loss': nan, 'grad_norm': nan, 'learning_rate': 1e-5, 'epoch': 0.1}")
+    assert "metrics.nan_after_healthy" not in s and s["metrics.nan_from_start"]
+
+
 def test_deepspeed_stage_and_overlap():
     s = signals('deepspeed: examples/deepspeed/ds_z2_config.json\n'
                 '{\n "zero_optimization": {\n  "overlap_comm": true\n }\n}')
