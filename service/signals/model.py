@@ -171,6 +171,25 @@ def _prose_learning_rate(parsed: Parsed) -> tuple[float, Line] | None:
     return next(iter(named.items())) if len(named) == 1 else None
 
 
+# The kind of fine-tuning said in prose: "全参微调", "full fine-tuning", "QLoRA 微调", "with LoRA".
+_PROSE_FULL = re.compile(r"(?i)全参|全量(微调|训练|参数)|"
+                         r"(?<![a-z])full[- ](parameters?[- ])?(fine[- ]?tun\w*|finetun\w*|training|sft|ft)(?![a-z])|"
+                         r"(?<![a-z])full[- ]?param(eter)?s?(?![a-z])")
+_PROSE_LORA = re.compile(r"(?i)(?<![a-z])(q?lora)(?![a-z])")
+
+
+def _prose_finetuning_type(parsed: Parsed) -> tuple[str, Line] | None:
+    """`full`, `lora` or `qlora` when the prose names exactly one kind (advice clauses skipped)."""
+    named: dict[str, Line] = {}
+    for line in prose_lines(parsed):
+        for pattern in (_PROSE_FULL, _PROSE_LORA):
+            for match in pattern.finditer(line.text):
+                if not _LR_ADVICE.search(clause(line.text, match.start(), match.end())):
+                    kind = "full" if pattern is _PROSE_FULL else match.group(1).lower()
+                    named.setdefault(kind, line)
+    return next(iter(named.items())) if len(named) == 1 else None
+
+
 def _number(fact: Fact | None) -> float | None:
     if fact is None:
         return None
@@ -183,7 +202,9 @@ def _number(fact: Fact | None) -> float | None:
 
 @extractor(provides=[
     signal("cutoff_len", "int", "Maximum sequence length: cutoff_len, max_seq_length, model_max_length, max_length."),
-    signal("finetuning_type", "str", "`lora`, `qlora`, `full` or `freeze`."),
+    signal("finetuning_type", "str",
+           "`lora`, `qlora`, `full` or `freeze` (config, PEFT calls, or the one kind the prose names: `全参微调`, "
+           "`QLoRA`)."),
     signal("lora.target", "str", "LoRA target modules as written (lora_target / target_modules)."),
     signal("lora.rank", "int",
            "LoRA rank (lora_rank / r).",
@@ -243,6 +264,8 @@ def training_args(parsed: Parsed, out: Scope) -> None:  # noqa: C901 - one branc
         peft = first_match(out.index, re.compile(r"LoraConfig\(|get_peft_model\(|\blora_target\b|target_modules"))
         if peft:
             out.set("finetuning_type", "lora", [peft[1]])
+        elif said := _prose_finetuning_type(parsed):
+            out.set("finetuning_type", said[0], [said[1]])
 
     fact = last_fact(facts, "lora_target", "target_modules", "lora_target_modules")
     if fact is not None and fact.value is not None:

@@ -49,6 +49,19 @@ def test_learning_rate_from_prose_when_no_config_names_it(text, expected):
 
 
 @pytest.mark.parametrize("text, expected", [
+    ("用 LLaMA-Factory 全参微调 Qwen2.5-7B，显存不够", "full"),
+    ("Full fine-tuning of Llama-3-8B runs out of memory", "full"),
+    ("QLoRA 微调 Qwen2.5-14B 报错", "qlora"),
+    ("fine-tuning with LoRA, the loss is 0", "lora"),
+    ("finetuning_type: lora\nfull fine-tuning was fine before", "lora"),  # the config line decides
+    ("LoRA is fine but full fine-tuning runs out of memory", None),  # two kinds named: which run is this?
+    ("OOM on 8B, should I try LoRA?", None),  # advice, not the run
+])
+def test_finetuning_type_from_prose(text, expected):
+    assert signals(text).get("finetuning_type") == expected
+
+
+@pytest.mark.parametrize("text, expected", [
     ("训练几百步之后 loss 突然变成 nan，之前一直在下降", True),
     ("训练了 300 步后 loss 变成 nan", True),
     ("After 500 steps the loss became nan", True),
