@@ -4,6 +4,8 @@ prose lines of a paste and the clause around a match."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Hashable, Sequence
+from typing import TypeVar
 
 from service.models import Fact, Line, Parsed
 from service.textindex import TextIndex
@@ -55,3 +57,21 @@ def clause(text: str, start: int, end: int) -> str:
     left = max((m.end() for m in _CLAUSE_END.finditer(text, 0, start)), default=0)
     right = _CLAUSE_END.search(text, end)
     return text[left:right.start() if right else len(text)]
+
+
+V = TypeVar("V", bound=Hashable)
+
+
+def named_once(parsed: Parsed, readers: Sequence[tuple[re.Pattern[str], Callable[[re.Match[str]], V | None]]],
+               advice: re.Pattern[str]) -> tuple[V, Line] | None:
+    """The one value the prose names for a setting, and its first line: each reader's pattern found in the prose
+    lines, read into a value (None: not a value of the setting), skipped where its clause is advice ("lower it
+    to ...", "建议 ..."). None when the prose names no value or several (which one is this run's?)."""
+    named: dict[V, Line] = {}
+    for line in prose_lines(parsed):
+        for pattern, value_of in readers:
+            for match in pattern.finditer(line.text):
+                value = value_of(match)
+                if value is not None and not advice.search(clause(line.text, match.start(), match.end())):
+                    named.setdefault(value, line)
+    return next(iter(named.items())) if len(named) == 1 else None

@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable
 
 from service.models import Fact, Line, Parsed
-from service.signals.facts import clause, first_match, last_fact, prose_lines, truthy
+from service.signals.facts import first_match, last_fact, named_once, truthy
 from service.signals.registry import Scope, extractor, signal
 from service.signals.tables import TABLES, markers
 
@@ -155,22 +155,10 @@ _PROSE_LR = re.compile(
     r"(?i)(?:学习率|(?<![A-Za-z])learning[ _-]?rate|(?<![A-Za-z])lr(?![A-Za-z]))\s*"
     r"(?:(?:是|为|设为|设置为|设成|设置成|用的是|用了|用|of|is|was|at|set to|=|:|：)\s*)?"
     r"(\d+(?:\.\d+)?(?:e-?\d+)?)(?![\w.])")
-# A learning rate in advice or a fix ("lowering the lr to 1e-5 fixed it", "建议把学习率调到 1e-5") is not the run's.
-_LR_ADVICE = re.compile(r"(?i)(调到|调成|调小|调低|降到|降低|减小|改成|改为|换成|建议|推荐|试试|尝试|应该|lower|reduc|"
-                        r"decreas|try|should|recommend|instead|suggest|fix|solv)")
-
-
-def _prose_learning_rate(parsed: Parsed) -> tuple[float, Line] | None:
-    """The one learning rate the prose names as the run's (advice clauses skipped); None if none or several."""
-    named: dict[float, Line] = {}
-    for line in prose_lines(parsed):
-        for match in _PROSE_LR.finditer(line.text):
-            value = float(match.group(1))
-            if 0 < value < 1 and not _LR_ADVICE.search(clause(line.text, match.start(), match.end())):
-                named.setdefault(value, line)
-    return next(iter(named.items())) if len(named) == 1 else None
-
-
+# A setting in advice or a fix ("lowering the lr to 1e-5 fixed it", "建议把学习率调到 1e-5", "should I try LoRA?") is
+# not the run's.
+_SETTING_ADVICE = re.compile(r"(?i)(调到|调成|调小|调低|降到|降低|减小|改成|改为|换成|建议|推荐|试试|尝试|应该|"
+                             r"lower|reduc|decreas|try|should|recommend|instead|suggest|fix|solv)")
 # The kind of fine-tuning said in prose: "全参微调", "full fine-tuning", "QLoRA 微调", "with LoRA".
 _PROSE_FULL = re.compile(r"(?i)全参|全量(微调|训练|参数)|"
                          r"(?<![a-z])full[- ](parameters?[- ])?(fine[- ]?tun\w*|finetun\w*|training|sft|ft)(?![a-z])|"
@@ -178,16 +166,19 @@ _PROSE_FULL = re.compile(r"(?i)全参|全量(微调|训练|参数)|"
 _PROSE_LORA = re.compile(r"(?i)(?<![a-z])(q?lora)(?![a-z])")
 
 
+def _learning_rate_of(match: re.Match[str]) -> float | None:
+    value = float(match.group(1))
+    return value if 0 < value < 1 else None
+
+
+def _prose_learning_rate(parsed: Parsed) -> tuple[float, Line] | None:
+    return named_once(parsed, [(_PROSE_LR, _learning_rate_of)], _SETTING_ADVICE)
+
+
 def _prose_finetuning_type(parsed: Parsed) -> tuple[str, Line] | None:
-    """`full`, `lora` or `qlora` when the prose names exactly one kind (advice clauses skipped)."""
-    named: dict[str, Line] = {}
-    for line in prose_lines(parsed):
-        for pattern in (_PROSE_FULL, _PROSE_LORA):
-            for match in pattern.finditer(line.text):
-                if not _LR_ADVICE.search(clause(line.text, match.start(), match.end())):
-                    kind = "full" if pattern is _PROSE_FULL else match.group(1).lower()
-                    named.setdefault(kind, line)
-    return next(iter(named.items())) if len(named) == 1 else None
+    """`full`, `lora` or `qlora` when the prose names exactly one kind."""
+    return named_once(parsed, [(_PROSE_FULL, lambda _: "full"), (_PROSE_LORA, lambda m: m.group(1).lower())],
+                      _SETTING_ADVICE)
 
 
 def _number(fact: Fact | None) -> float | None:
