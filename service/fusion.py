@@ -88,6 +88,10 @@ class FusionModel:
     # probabilities separate in-scope reports from out-of-scope ones differs between the languages. A language
     # without its own uses `threshold`.
     thresholds: dict[str, float] = field(default_factory=dict)
+    # How many reports of the case base each cause has: candidates the model gives the same probability (their
+    # features are the same: a bare log whose symptom the group shares) are ranked by it, the cause seen more often
+    # first, rather than by name.
+    case_counts: dict[str, int] = field(default_factory=dict)
 
     def threshold_for(self, lang: str) -> float:
         return self.thresholds.get(lang, self.threshold)
@@ -126,7 +130,8 @@ class FusionModel:
             return cls(weights=data["weights"], none_weights=data["none_weights"], none_bias=data["none_bias"],
                        threshold=data["threshold"], mean=data.get("mean", {}), scale=data.get("scale", {}),
                        meta=data.get("meta", {}), confirmed_floor=data.get("confirmed_floor", 0.0),
-                       rule_precision=data.get("rule_precision", {}), thresholds=data.get("thresholds", {}))
+                       rule_precision=data.get("rule_precision", {}), thresholds=data.get("thresholds", {}),
+                       case_counts=data.get("case_counts", {}))
         except KeyError:
             return None  # an older format: rank without a model until `tunedoc train` runs again
 
@@ -135,7 +140,7 @@ class FusionModel:
         body = {"weights": self.weights, "none_weights": self.none_weights, "none_bias": self.none_bias,
                 "threshold": self.threshold, "mean": self.mean, "scale": self.scale, "meta": self.meta,
                 "confirmed_floor": self.confirmed_floor, "rule_precision": self.rule_precision,
-                "thresholds": self.thresholds}
+                "thresholds": self.thresholds, "case_counts": self.case_counts}
         path.write_text(json.dumps(body, indent=1, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
@@ -335,7 +340,8 @@ def rank_candidates(found: list[Candidate], report: dict[str, float], model: Fus
         probabilities = [min(0.99, prior_score(c) / 3) for c in found]
     scored = [replace(c, confirmed=decisive, probability=p)
               for c, p, decisive in zip(found, probabilities, confirmed, strict=True)]
-    scored.sort(key=lambda c: (-c.probability, not c.confirmed, c.category))
+    counts = model.case_counts if model is not None else {}
+    scored.sort(key=lambda c: (-c.probability, not c.confirmed, -counts.get(c.category, 0), c.category))
     return scored[:MAX_CANDIDATES]
 
 

@@ -260,6 +260,7 @@ def cross_validate(prepared: list[Prepared], retriever: Retriever, c: float = 0.
         train = [p for p in prepared if p.fold != fold]
         model = fit(_groups(train, retriever, allowed, stacked, fold), c)
         model.confirmed_floor, model.rule_precision = rule_precision(confirmations(train))
+        model.case_counts = case_counts(train)
         model.threshold = 1.01  # decide later, on all out-of-fold predictions together
         predictions += [_predict(p, retriever, allowed, model, stacked.of(p, fold)) for p in prepared if p.fold == fold]
     chosen = {lang: threshold for lang in LANGS} if threshold is not None else choose_thresholds(predictions)
@@ -273,6 +274,15 @@ def apply_threshold(prediction: Prediction, threshold: float | Thresholds) -> Pr
     chosen, rest = decide(prediction.ranked, model)
     return Prediction(prediction.case, chosen + rest, [c.category for c in chosen], prediction.baselines,
                       prediction.lang)
+
+
+def case_counts(items: list[Prepared]) -> dict[str, int]:
+    """How many reports of `items` each in-scope cause has (the model's tie-break between equal probabilities)."""
+    counts: dict[str, int] = defaultdict(int)
+    for item in items:
+        if item.case.cause != OUT_OF_SCOPE:
+            counts[item.case.cause] += 1
+    return dict(sorted(counts.items()))
 
 
 def confirmations(items: list[Prepared]) -> list[tuple[str, bool]]:
@@ -469,6 +479,7 @@ def train(retriever: Retriever, out: Path, c: float | None = None) -> tuple[Fusi
     model.threshold = max(threshold.values())  # for a language the model was not measured on: the stricter one
     model.thresholds = dict(threshold) if len(set(threshold.values())) > 1 else {}
     model.confirmed_floor, model.rule_precision = rule_precision(confirmations(prepared))
+    model.case_counts = case_counts(prepared)
     s = score(predictions)
     ece, _ = calibration(predictions)
     model.meta = {"cases": len(base.cases), "C": chosen_c, "folds": FOLDS, "cv_top1": round(s["top1"], 4),

@@ -47,12 +47,13 @@ def test_the_conditional_logit_learns_which_feature_marks_the_right_cause():
 
 def test_the_model_round_trips_as_json(tmp_path):
     model = FusionModel({"case_vote": 1.0}, {"oos_vote": 2.0}, -0.5, 0.7, {"case_vote": 0.1}, {"case_vote": 2.0},
-                        thresholds={"zh": 0.6})
+                        thresholds={"zh": 0.6}, case_counts={"a": 3})
     model.save(tmp_path / "m.json")
     loaded = FusionModel.load(tmp_path / "m.json")
     assert loaded is not None and loaded.probabilities([{"case_vote": 1.0}], {}) == model.probabilities(
         [{"case_vote": 1.0}], {})
     assert (loaded.threshold_for("zh"), loaded.threshold_for("en")) == (0.6, 0.7)
+    assert loaded.case_counts == {"a": 3}
 
 
 def test_confirmed_causes_are_diagnosed_first_by_rule_strength_and_the_rest_need_the_threshold():
@@ -96,6 +97,8 @@ def test_the_case_base_lints_clean_and_is_large_enough():
 def test_the_committed_model_was_trained_on_this_case_base():
     model = FusionModel.load(REPO / "kb" / "model" / "fusion.json")
     assert model is not None and model.meta["cases"] == len(CaseBase.load().cases)
+    in_scope = [c.cause for c in CaseBase.load().cases if c.cause != "out-of-scope"]
+    assert model.case_counts == {cause: in_scope.count(cause) for cause in sorted(set(in_scope))}
     assert set(model.weights) == set(FEATURES) and set(model.none_weights) == set(REPORT_FEATURES)
     classifier = CauseClassifier.load(classifier_path(REPO / "kb" / "model" / "fusion.json"), "use-multilingual")
     base = CaseBase.load()

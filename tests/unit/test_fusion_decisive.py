@@ -28,6 +28,19 @@ def test_a_confirmation_of_an_imprecise_cause_is_only_a_feature():
     assert [c.category for c in chosen] == ["precise"] and [c.category for c in rest] == ["vague"]
 
 
+def test_equal_probabilities_rank_the_cause_seen_more_often_first():
+    # Same features, same probability: the case base's counts order them, not the names.
+    model = FusionModel(weights={"rule_score": 1.0}, none_weights={}, none_bias=0.0, threshold=0.9,
+                        case_counts={"common": 30, "rare": 3})
+    ranked = rank_candidates([_candidate("a-unseen", False), _candidate("rare", False), _candidate("common", False)],
+                             {}, model)
+    assert [c.category for c in ranked] == ["common", "rare", "a-unseen"]
+    assert len({c.probability for c in ranked}) == 1
+    # Without counts (a model trained before them) the order is by name, as before.
+    model.case_counts = {}
+    assert [c.category for c in rank_candidates(ranked, {}, model)] == ["a-unseen", "common", "rare"]
+
+
 def test_a_cause_never_measured_gets_the_overall_precision():
     model = FusionModel(weights={}, none_weights={}, none_bias=0.0, threshold=0.9, confirmed_floor=0.88)
     assert model.precision("new-cause") == 0.88 and model.decisive("new-cause") == (0.88 >= DECISIVE)
