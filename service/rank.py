@@ -253,7 +253,14 @@ def assemble(rules: RuleSet, outcome: RuleOutcome, lang: str, facts: list[Fact],
     missing = _missing(asked, lang) if asked else []
     if not diagnoses and not missing:  # the rules' own questions come first: their answers become evidence
         missing = _article_asks(rest[:3], outcome, lang, set())
-    return diagnoses, entries, _with_gain(missing, chosen + rest, rules.catalogue)
+    missing = _with_gain(missing, chosen + rest, rules.catalogue)
+    if missing and not any(m.gain for m in missing):
+        # The rules only ask about causes outside the leading ones (the seed paste: "is this a GRPO run?"), which
+        # tells nothing apart: the leading alternatives' own questions go first.
+        leading = _with_gain(_article_asks(rest[:3], outcome, lang, {m.ask for m in missing}), chosen + rest,
+                             rules.catalogue)
+        missing = [m for m in leading if m.gain] + missing
+    return diagnoses, entries, missing
 
 
 def _article_asks(top: list[Candidate], outcome: RuleOutcome, lang: str, seen: set[str]) -> list[MissingOut]:

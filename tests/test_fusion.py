@@ -114,6 +114,11 @@ def test_the_seed_paste_is_confirmed_with_its_patch(rules, retriever):
     top = result.diagnoses[0]
     assert top.id == "bf16-numerical-instability" and top.status == "confirmed"
     assert top.fix.patch == {"train-config": {"bf16": False, "fp16": True}} and 0 < top.confidence <= 1
+    # The one thing to paste next tells the leading alternatives apart (the rules' only own question here, about a
+    # GRPO run, concerns none of them and comes after).
+    first = result.missing[0]
+    leading = {d.id for d in result.differential[:3]}
+    assert first.gain and first.gain > 0 and set(first.for_ids) & leading, result.missing
 
 
 def test_the_cause_classifier_speaks_for_every_candidate(rules, retriever):
