@@ -62,16 +62,25 @@ def clause(text: str, start: int, end: int) -> str:
 V = TypeVar("V", bound=Hashable)
 
 
-def named_once(parsed: Parsed, readers: Sequence[tuple[re.Pattern[str], Callable[[re.Match[str]], V | None]]],
-               advice: re.Pattern[str]) -> tuple[V, Line] | None:
-    """The one value the prose names for a setting, and its first line: each reader's pattern found in the prose
-    lines, read into a value (None: not a value of the setting), skipped where its clause is advice ("lower it
-    to ...", "建议 ..."). None when the prose names no value or several (which one is this run's?)."""
+def named_values(lines: Sequence[Line],
+                 readers: Sequence[tuple[re.Pattern[str], Callable[[re.Match[str]], V | None]]],
+                 advice: re.Pattern[str] | None = None) -> dict[V, Line]:
+    """Every value the lines name for a setting, with the first line naming it: each reader's pattern found in the
+    lines, read into a value (None: not a value of the setting), skipped where its clause is `advice` ("lower it to
+    ...", "建议 ...")."""
     named: dict[V, Line] = {}
-    for line in prose_lines(parsed):
+    for line in lines:
         for pattern, value_of in readers:
             for match in pattern.finditer(line.text):
                 value = value_of(match)
-                if value is not None and not advice.search(clause(line.text, match.start(), match.end())):
+                if value is not None and not (advice and advice.search(clause(line.text, match.start(), match.end()))):
                     named.setdefault(value, line)
+    return named
+
+
+def named_once(parsed: Parsed, readers: Sequence[tuple[re.Pattern[str], Callable[[re.Match[str]], V | None]]],
+               advice: re.Pattern[str]) -> tuple[V, Line] | None:
+    """The one value the prose names for a setting (`named_values` over the prose lines), and its first line. None
+    when the prose names no value or several (which one is this run's?)."""
+    named = named_values(prose_lines(parsed), readers, advice)
     return next(iter(named.items())) if len(named) == 1 else None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from service.models import Line, Parsed
-from service.signals.facts import clause, first_match, last_fact, prose_lines, truthy
+from service.signals.facts import first_match, last_fact, named_values, prose_lines, truthy
 from service.signals.registry import Scope, extractor, signal
 
 _PROSE_PRECISION = re.compile(r"(?i)(?<![\w-])(bf16|fp16|bfloat16|float16|fp32|float32)(?![\w-])")
@@ -17,6 +17,11 @@ _TRAINING_PRECISION = re.compile(
     r"(bf16|fp16|bfloat16|float16|fp32)\s*(?:mixed[- ]precision\s+)?(?:training|训练|精度训练|微调)"
 )
 _PROSE_ADVICE = re.compile(r"(?i)(warn|recommend|instead|switch|chang|改|换|而不是|support|支持|建议|推荐)")
+def _precision_word(match: re.Match[str]) -> str:
+    word = next(g for g in match.groups() if g) if match.groups() else match.group(0)
+    return _PRECISION_WORDS[word.lower()]
+
+
 @extractor(provides=[
     signal("precision", "str",
            "Mixed-precision mode of the run: `bf16`, `fp16` or `fp32` (YAML, flags, DeepSpeed or accelerate config)."),
@@ -51,15 +56,9 @@ def precision(parsed: Parsed, out: Scope) -> None:  # noqa: C901 - one branch pe
     if not candidates:
         # Prose ("8x A800, bf16 training"): only when exactly one precision is named, never in a library warning.
         prose = prose_lines(parsed)
-        for pattern in (_TRAINING_PRECISION, _PROSE_PRECISION):  # "train in bf16" beats a bare mention
-            named: dict[str, Line] = {}
-            for line in prose:
-                for match in pattern.finditer(line.text):
-                    if pattern is _PROSE_PRECISION and _PROSE_ADVICE.search(
-                            clause(line.text, match.start(), match.end())):
-                        continue
-                    word = next(g for g in match.groups() if g) if match.groups() else match.group(0)
-                    named.setdefault(_PRECISION_WORDS[word.lower()], line)
+        for pattern, advice in ((_TRAINING_PRECISION, None), (_PROSE_PRECISION, _PROSE_ADVICE)):
+            # "train in bf16" beats a bare mention; several named at one level: nothing (which is the run's?)
+            named = named_values(prose, [(pattern, _precision_word)], advice)
             if len(named) == 1:
                 candidates.extend(named.items())
                 break
