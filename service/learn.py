@@ -11,7 +11,7 @@ input language; choosing a pair was measured and is not the default), and the fi
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from itertools import product
 from pathlib import Path
@@ -278,11 +278,7 @@ def apply_threshold(prediction: Prediction, threshold: float | Thresholds) -> Pr
 
 def case_counts(items: list[Prepared]) -> dict[str, int]:
     """How many reports of `items` each in-scope cause has (the model's tie-break between equal probabilities)."""
-    counts: dict[str, int] = defaultdict(int)
-    for item in items:
-        if item.case.cause != OUT_OF_SCOPE:
-            counts[item.case.cause] += 1
-    return dict(sorted(counts.items()))
+    return dict(sorted(Counter(item.case.cause for item in items if item.case.cause != OUT_OF_SCOPE).items()))
 
 
 def confirmations(items: list[Prepared]) -> list[tuple[str, bool]]:
