@@ -88,6 +88,12 @@ def cmd_check(args: argparse.Namespace) -> int:
             mark = "PASS" if outcome.passed else ("TODO" if todo else "FAIL")
             print(f"{mark} {article.id} [{fixture.kind}] {fixture.name}: {outcome.detail}")
             failures += not outcome.passed and not todo
+    if args.rule_outs:
+        from service.cases import CaseBase
+        from service.exclusions import describe, tally_rule_outs
+
+        tallies = tally_rule_outs(rules, CaseBase.load(catalogue.root).cases)
+        print(describe([t for t in tallies if not wanted or t.article in wanted]))
     print(f"{failures} problem(s)")
     return 1 if failures else 0
 
@@ -246,6 +252,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("check", help="lint articles and run their fixtures",
                        epilog="Example: tunedoc check kb/numerics/fp16-overflow.md")
     p.add_argument("paths", nargs="*", help="article files (default: the whole kb/)")
+    p.add_argument("--rule-outs", action="store_true",
+                   help="also list how often each exclude / required condition rules its article out on the case "
+                        "base, and how often the report is of that article's own cause")
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("new", help="scaffold kb/AREA/ID.md and its fixtures (they pass the lint as written)",

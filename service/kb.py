@@ -100,6 +100,10 @@ class Matcher(BaseModel):
     required: bool = False
     ask: Bilingual | None = None
     because: Bilingual | None = None
+    # Excludes only. False: the evidence keeps the cause from being confirmed by its rules but does not rule it out
+    # (it stays a candidate for fusion to rank, with `because` as its reason) — for evidence that speaks against
+    # the cause without disproving it.
+    final: bool = True
 
     @model_validator(mode="before")
     @classmethod
@@ -191,6 +195,9 @@ class Article(BaseModel):
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         if dupes:
             raise ValueError(f"matcher ids repeat within the article: {dupes}")
+        not_excludes = [m.id for m in self.symptoms + self.conditions if not m.final]
+        if not_excludes:
+            raise ValueError(f"`final` is for excludes, not {not_excludes}")
         return self
 
     @property

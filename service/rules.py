@@ -294,7 +294,8 @@ class RuleSet:
         if group.default is None or any(m.status == "diagnosed" for m in members):
             return
         default = next((m for m in members if m.article.id == group.default), None)
-        if default is not None and default.status == "candidate" and not default.failed_required:
+        if default is not None and default.status == "candidate" and not default.failed_required \
+                and not default.excluded_by:
             default.status = "diagnosed"
             default.defaulted = True
 
@@ -308,12 +309,12 @@ class RuleSet:
         # Rounded before comparing, so 0.4 + 0.4 + 0.2 is 1.0 whatever the float order.
         score = round(sum(r.matcher.weight for r in symptoms + conditions if r.status == "holds"), 4)
         has_symptom = any(r.status == "holds" for r in symptoms)
-        if excluded or failed:
+        if failed or any(r.matcher.final for r in excluded):
             status: Status4
             status = "ruled_out"
         elif not has_symptom:
             status = "inactive"
-        elif unknown:
+        elif unknown or excluded:  # an exclude that is not final: never confirmed by rules, still a candidate
             status = "candidate"
         elif score >= DIAGNOSIS_THRESHOLD:
             status = "diagnosed"

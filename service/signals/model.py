@@ -72,6 +72,9 @@ def model(parsed: Parsed, out: Scope) -> None:
         hit = first_match(out.index, _PROSE_MODEL)
         if hit:
             name, line, from_prose = hit[0].group(1), hit[1], True
+    experts = _moe_config(parsed)
+    if experts is not None:  # the model's own config.json says so, whatever its name
+        out.set("model.is_moe", True, [experts.line])
     if name is None or line is None:
         return
     out.set("model.name", name, [line])
@@ -86,10 +89,25 @@ def model(parsed: Parsed, out: Scope) -> None:
         is_base = bool(_BASE_EXPLICIT.search(label)) or not _INSTRUCT.search(label)
         out.set("model.is_base", is_base, [line])
     # Known family: absence of the marker is evidence (a text-only, dense model); unknown names say nothing.
-    if _MOE.search(name) or family:
+    if (_MOE.search(name) or family) and experts is None:
         out.set("model.is_moe", bool(_MOE.search(name)), [line])
     if _MULTIMODAL.search(name) or family:
         out.set("model.is_multimodal", bool(_MULTIMODAL.search(name)), [line])
+
+
+_EXPERT_COUNTS = ("num_experts", "n_routed_experts", "num_local_experts", "moe_num_experts")
+
+
+def _moe_config(parsed: Parsed) -> Fact | None:
+    """A model config (config.json) line that makes the model a mixture-of-experts: an expert count above one or a
+    `model_type` of a MoE architecture (`qwen3_moe`, `glm4v_moe`)."""
+    for fact in parsed.facts:
+        if fact.key in _EXPERT_COUNTS and isinstance(fact.value, int) and not isinstance(fact.value, bool) \
+                and fact.value > 1:
+            return fact
+        if fact.key == "model_type" and isinstance(fact.value, str) and fact.value.lower().endswith("moe"):
+            return fact
+    return None
 
 
 # template name -> model families it belongs to; generic templates fit base models only

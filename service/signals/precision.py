@@ -16,10 +16,21 @@ _TRAINING_PRECISION = re.compile(
     r"(?:using|use|uses|with)\s+(bf16|fp16|bfloat16|float16|fp32)\s+(?:for\s+)?(?:training|computation|precision|mixed)|"
     r"(bf16|fp16|bfloat16|float16|fp32)\s*(?:mixed[- ]precision\s+)?(?:training|训练|精度训练|微调)"
 )
+# accelerate's and PyTorch Lightning's spellings (Lightning's `precision=16` is fp16 mixed precision).
+_LIGHTNING_PRECISION = {"bf16": "bf16", "fp16": "fp16", "no": "fp32", "fp32": "fp32", "32": "fp32", "16": "fp16",
+                        "16-mixed": "fp16", "bf16-mixed": "bf16", "bf16-true": "bf16", "16-true": "fp16",
+                        "32-true": "fp32"}
+# "precision=16", "precision 设为 16": a Lightning setting stated in prose.
+_PROSE_LIGHTNING = re.compile(r"(?i)\bprecision\s*(?:=|:|：|is|of|to|设为|设置为|设成|为|是)?\s*[\"']?"
+                              r"(16|32|bf16|16-mixed|bf16-mixed|bf16-true|16-true|32-true)(?![\w-])")
 _PROSE_ADVICE = re.compile(r"(?i)(warn|recommend|instead|switch|chang|改|换|而不是|support|支持|建议|推荐)")
 def _precision_word(match: re.Match[str]) -> str:
     word = next(g for g in match.groups() if g) if match.groups() else match.group(0)
     return _PRECISION_WORDS[word.lower()]
+
+
+def _lightning_word(match: re.Match[str]) -> str:
+    return _LIGHTNING_PRECISION[match.group(1).lower()]
 
 
 @extractor(provides=[
@@ -42,12 +53,10 @@ def precision(parsed: Parsed, out: Scope) -> None:  # noqa: C901 - one branch pe
             candidates.append(("bf16" if "bf16" in key else "fp16", fact.line))
         elif key in ("mixed_precision", "precision", "mixed-precision") and value is False:
             candidates.append(("fp32", fact.line))  # `mixed_precision: no` reads as a YAML boolean
-        elif key in ("mixed_precision", "precision", "mixed-precision") and isinstance(value, str):
-            low = value.lower()
-            if low in ("bf16", "fp16"):
-                candidates.append((low, fact.line))
-            elif low in ("no", "fp32", "32"):
-                candidates.append(("fp32", fact.line))
+        elif key in ("mixed_precision", "precision", "mixed-precision") and isinstance(value, str | int):
+            spelled = _LIGHTNING_PRECISION.get(str(value).lower())
+            if spelled:
+                candidates.append((spelled, fact.line))
     if not candidates:
         # LLaMA-Factory prints the compute dtype at start-up.
         hit = first_match(out.index, re.compile(r"compute dtype: torch\.(bfloat16|float16|float32)"))
@@ -56,9 +65,11 @@ def precision(parsed: Parsed, out: Scope) -> None:  # noqa: C901 - one branch pe
     if not candidates:
         # Prose ("8x A800, bf16 training"): only when exactly one precision is named, never in a library warning.
         prose = prose_lines(parsed)
-        for pattern, advice in ((_TRAINING_PRECISION, None), (_PROSE_PRECISION, _PROSE_ADVICE)):
+        levels = (([(_TRAINING_PRECISION, _precision_word)], None),
+                  ([(_PROSE_PRECISION, _precision_word), (_PROSE_LIGHTNING, _lightning_word)], _PROSE_ADVICE))
+        for readers, advice in levels:
             # "train in bf16" beats a bare mention; several named at one level: nothing (which is the run's?)
-            named = named_values(prose, [(pattern, _precision_word)], advice)
+            named = named_values(prose, readers, advice)
             if len(named) == 1:
                 candidates.extend(named.items())
                 break
@@ -90,9 +101,26 @@ def precision(parsed: Parsed, out: Scope) -> None:  # noqa: C901 - one branch pe
 
 _DS_FILE_STAGE = re.compile(r"(?i)(?:ds_?z|zero_?|zero-|stage_?|z)([0-3])(?:[_\-.]|config|offload|$)")
 _DS_PROSE_STAGE = re.compile(
-    r"(?i)\b(?:zero|deepspeed)[\s\-_]?(?:stage[\s\-_]?)?([123])\b|\bds_z([0-3])\b|ZeRO[- ]?([123])\b|\bstage[\s\-_]?(["
-        r"23])\b"
+    r"(?i)\b(?:zero|deepspeed)[\s\-_]?(?:stage[\s\-_]?)?([123])\b|\bds_z([0-3])(?![0-9])|ZeRO[- ]?([123])\b|"
+    r"\bstage[\s\-_]?([23])\b"
 )
+
+
+_DS_JSON_STAGE = re.compile(r"\"stage\"\s*:\s*([0-3])\b")
+_ALSO_STAGE = re.compile(r"[ \t]{0,3}(?:/|,|or|and|vs\.?|或|和|与)[ \t]{0,3}(?:(?:zero|stage)[\-_ ]?)?([123])\b",
+                         re.IGNORECASE)  # "ZeRO stage 1/2", "ZeRO-2 or 3": bounded runs, linear on any line
+
+
+def _stages_named(out: Scope) -> dict[int, Line]:
+    """Every ZeRO stage the text names outside a config (prose, file names, log lines), with its first line; "ZeRO
+    stage 1/2" names both."""
+    named: dict[int, Line] = {}
+    for match, line in out.index.finditer(_DS_PROSE_STAGE):
+        named.setdefault(int(next(g for g in match.groups() if g)), line)
+        also = _ALSO_STAGE.match(out.index.text, match.end())
+        if also:
+            named.setdefault(int(also.group(1)), line)
+    return named
 
 
 @extractor(provides=[
@@ -112,22 +140,24 @@ def deepspeed(parsed: Parsed, out: Scope) -> None:
         line_with_ds = next((line for line in parsed.lines if "deepspeed" in line.text.lower()), None)
         if line_with_ds is not None:
             out.set("deepspeed.enabled", True, [line_with_ds])
-    stage = last_fact(facts, "stage", "zero_stage")
-    if stage is not None and stage.source == "json" and "zero_optimization" not in stage.path:
-        stage = None
-    if stage is not None and stage.key == "stage" and stage.source not in ("json",):
-        stage = None  # LLaMA-Factory's `stage: sft` is the training stage, not ZeRO
+    # LLaMA-Factory's `stage: sft` is the training stage, not ZeRO: a `stage` key counts inside zero_optimization
+    # (a JSON config, or the dotted `zero_optimization.stage` of an override).
+    stage = next((f for f in reversed(facts) if f.value is not None and (
+        f.key == "zero_stage" or f.key.endswith("zero_optimization.stage")
+        or (f.key == "stage" and f.source == "json" and "zero_optimization" in f.path))), None)
     if stage is not None and isinstance(stage.value, int) and 0 <= stage.value <= 3:
         out.set("deepspeed.stage", stage.value, [stage.line])
-    elif config is not None and isinstance(config.value, str):
+    elif config is not None and isinstance(config.value, str) and not re.search(r"\s", config.value.strip()):
         match = _DS_FILE_STAGE.search(config.value.rsplit("/", 1)[-1])
         if match:
             out.set("deepspeed.stage", int(match.group(1)), [config.line])
     if not out.has("deepspeed.stage"):
-        hit = first_match(out.index, _DS_PROSE_STAGE)
-        if hit:
-            value = next(g for g in hit[0].groups() if g)
-            out.set("deepspeed.stage", int(value), [hit[1]])
+        # A config fragment the parser could not read as JSON (`"stage": 3, ...`) before what the prose names.
+        named = {int(m.group(1)): line for m, line in out.index.finditer(_DS_JSON_STAGE)}
+        named = named if len(named) == 1 else _stages_named(out)
+        if len(named) == 1:  # "ZeRO-3 works, ZeRO-2 gives NaN": which is this run's? Neither, for a rule.
+            value, line = next(iter(named.items()))
+            out.set("deepspeed.stage", value, [line])
     overlap = last_fact(facts, "overlap_comm")
     if overlap is not None and truthy(overlap.value) is not None:
         out.set("deepspeed.overlap_comm", truthy(overlap.value), [overlap.line])

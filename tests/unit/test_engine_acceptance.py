@@ -110,3 +110,25 @@ def test_secrets_are_not_echoed(rules):
     token = "hf_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4"
     result = diagnose(f"HF_TOKEN={token}\nbf16: true\n{{'loss': 0.0, 'grad_norm': nan, 'epoch': 0.1}}", rules=rules)
     assert token not in result.model_dump_json()
+
+
+def test_an_exclude_that_is_not_final_keeps_the_cause_a_candidate(rules):
+    # The inference command shows the model's own template; the adapter may still have been trained with another
+    # one, so chat-template-mismatch's `template-is-the-models` exclude (final: false) holds without ruling it out.
+    text = """\
+After LoRA SFT the model repeats the same answer and never stops.
+llamafactory-cli chat --model_name_or_path Qwen/Qwen2-7B-Instruct --adapter_name_or_path saves/lora --template qwen
+"""
+    result = diagnose(text, rules=rules)
+    assert "chat-template-mismatch" not in [d.id for d in result.diagnoses]
+    entry = next(d for d in result.differential if d.id == "chat-template-mismatch")
+    assert entry.status == "candidate"
+    assert "model's own" in (entry.reason or "")
+
+
+def test_a_final_exclude_still_rules_out(rules):
+    result = diagnose("bf16: true\nOVERFLOW! Rank 0 Skipping step. Attempted loss scale: 2, reducing to 1\n"
+                      "{'loss': 0.0, 'grad_norm': nan, 'learning_rate': 1e-05, 'epoch': 0.1}\n", rules=rules)
+    statuses = {d.id: d.status for d in result.differential}
+    assert "bf16-numerical-instability" not in [d.id for d in result.diagnoses]
+    assert statuses.get("bf16-numerical-instability") == "ruled_out"

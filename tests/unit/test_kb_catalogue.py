@@ -52,6 +52,7 @@ def _article(**changes):
     ({"id": "a", "regex": "x", "signal": "precision"}, "exactly one"),
     ({"id": "a", "signal": "precision", "equals": "bf16", "in": ["fp16"]}, "at most one comparator"),
     ({"id": "a", "signal": "version.torch", "version": "~~2"}, "bad version spec"),
+    ({"id": "a", "regex": "x", "final": False}, "`final` is for excludes"),
 ])
 def test_schema_rejects_broken_matchers(bad_symptom, message):
     with pytest.raises(ValueError, match=message):

@@ -87,6 +87,41 @@ def test_deepspeed_stage_and_overlap():
     assert "deepspeed.stage" not in signals("stage: sft")  # LLaMA-Factory's training stage is not ZeRO
 
 
+@pytest.mark.parametrize("text, expected", [
+    ("Training with ZeRO-2 and overlap_comm, grad_norm goes nan", 2),
+    ("ZeRO-3 trains fine, but with ZeRO-2 the loss drops to 0", None),  # a comparison: which is this run's?
+    ("deepspeed: zero2 vs zero3", None),  # not a file name
+    ("overlap_comm on ZeRO stage 1/2 gives a different loss each run", None),  # names both
+    ('"zero_optimization": {"stage": 3, ...}\nothers only see it with stage 3, not stage 2', 3),  # config first
+    ("zero_optimization.stage: 3", 3),
+    ('{"zero_optimization": {"stage": 2}}\nstage: sft', 2),  # the training stage after it does not hide it
+    ("launched with ds_z3_config.json", 3),
+])
+def test_deepspeed_stage_is_unset_when_the_text_names_several(text, expected):
+    assert signals(text).get("deepspeed.stage") == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("trainer = Trainer(precision=16, devices=8)", "fp16"),  # PyTorch Lightning: 16 is fp16 mixed precision
+    ("precision: bf16-mixed", "bf16"),
+    ("precision: 32", "fp32"),
+    ("precision 设为 16 时第一步 loss 就是 nan，而 bf16 没问题", None),  # two named in prose
+])
+def test_precision_in_lightning_spellings(text, expected):
+    assert signals(text).get("precision") == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    ('{"model_type": "glm4v_moe", "hidden_size": 4096}', True),  # the model's own config says so
+    ('{"architectures": ["X"], "n_routed_experts": 64}', True),
+    ("model_name_or_path: zai-org/GLM-4.6V", True),
+    ("model_name_or_path: zai-org/GLM-4.6V-Flash", False),  # the 9B dense one
+    ('model_name_or_path: Qwen/Qwen2.5-7B-Instruct\n{"num_experts": 0}', False),
+])
+def test_moe_from_the_model_config_or_name(text, expected):
+    assert signals(text).get("model.is_moe") == expected
+
+
 def test_metric_derived_facts():
     s = signals("\n".join([
         "{'loss': 2.1, 'grad_norm': 1.3, 'learning_rate': 1e-5, 'epoch': 0.1}",
