@@ -7,7 +7,7 @@ import re
 import re2
 
 from service.models import Line, Parsed
-from service.signals.facts import first_match
+from service.signals.facts import clause, first_match, prose_lines
 from service.signals.registry import Scope, extractor, signal
 from service.signals.tables import TABLES, scoped
 
@@ -39,10 +39,29 @@ def launch(parsed: Parsed, out: Scope) -> None:
     if launches:
         kind, line = launches[-1]
         out.set("launcher", kind, [line])
-    visible = first_match(out.index, _VISIBLE)
+    visible = _run_visible_devices(parsed, out)
     if visible:
         count = len([d for d in visible[0].group(1).split(",") if d.strip()])
         out.set("gpus.visible", count, [visible[1]])
+
+
+# "with CUDA_VISIBLE_DEVICES=0 it works", "设置 CUDA_VISIBLE_DEVICES=0 后能运行": the setting that made the run work,
+# not the one it failed with.
+_WORKAROUND = re.compile(r"(?i)\b(?:works?|worked|it runs|runs (?:fine|normally|ok)|fix\w*|solv\w*|resolv\w*|"
+                         r"workaround)\b|正常|能运行|可以运行|能跑|可以跑|解决|就好了?|就行")
+
+
+def _run_visible_devices(parsed: Parsed, out: Scope) -> tuple[re.Match[str], Line] | None:
+    """The first CUDA_VISIBLE_DEVICES setting that is the run's: any in a command, env or log line; in prose, not
+    one the sentence reports as the workaround."""
+    prose = {(line.part, line.number) for line in prose_lines(parsed)}
+    for match, line in out.index.finditer(_VISIBLE):
+        if (line.part, line.number) in prose:
+            start = max(0, line.text.find(match.group(0)))
+            if _WORKAROUND.search(clause(line.text, start, start + len(match.group(0)))):
+                continue
+        return match, line
+    return None
 
 
 # canonical name, pattern, compute capability, p2p-limited (kb/tables/gpus.yaml)

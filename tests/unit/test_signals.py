@@ -191,3 +191,14 @@ def test_settings_in_markdown_emphasis_and_gpu_counts_in_prose():
     s = signals("8 A800-80G machine")
     assert s["gpu.count"] == 8 and s["gpu.model"] == "A800"
     assert "gpu.count" not in signals("transformers 4.46 on an A100")
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("CUDA_VISIBLE_DEVICES=0,1 python train.py", 2),
+    ("I run it with CUDA_VISIBLE_DEVICES=0 and then python train.py --fp16", 1),  # how it was run
+    ("Fails on the 8-GPU box with cuda:0 and cuda:3; with CUDA_VISIBLE_DEVICES=0 it works.", None),  # the workaround
+    ("多卡机器上报错；设置 CUDA_VISIBLE_DEVICES=0 则能运行。", None),
+    ("export CUDA_VISIBLE_DEVICES=0\npython train.py\nwith CUDA_VISIBLE_DEVICES=0,1 it works", 1),  # the command wins
+])
+def test_visible_gpus_are_the_runs_not_the_workaround(text, expected):
+    assert signals(text).get("gpus.visible") == expected
