@@ -17,20 +17,22 @@ _TRAINING_PRECISION = re.compile(
     r"(bf16|fp16|bfloat16|float16|fp32)\s*(?:mixed[- ]precision\s+)?(?:training|训练|精度训练|微调)"
 )
 # accelerate's and PyTorch Lightning's spellings (Lightning's `precision=16` is fp16 mixed precision).
-_LIGHTNING_PRECISION = {"bf16": "bf16", "fp16": "fp16", "no": "fp32", "fp32": "fp32", "32": "fp32", "16": "fp16",
-                        "16-mixed": "fp16", "bf16-mixed": "bf16", "bf16-true": "bf16", "16-true": "fp16",
-                        "32-true": "fp32"}
+_PRECISION_SETTING = {"bf16": "bf16", "fp16": "fp16", "no": "fp32", "fp32": "fp32", "32": "fp32", "16": "fp16",
+                      "16-mixed": "fp16", "bf16-mixed": "bf16", "bf16-true": "bf16", "16-true": "fp16",
+                      "32-true": "fp32"}
 # "precision=16", "precision 设为 16": a Lightning setting stated in prose.
 _PROSE_LIGHTNING = re.compile(r"(?i)\bprecision\s*(?:=|:|：|is|of|to|设为|设置为|设成|为|是)?\s*[\"']?"
                               r"(16|32|bf16|16-mixed|bf16-mixed|bf16-true|16-true|32-true)(?![\w-])")
 _PROSE_ADVICE = re.compile(r"(?i)(warn|recommend|instead|switch|chang|改|换|而不是|support|支持|建议|推荐)")
+
+
 def _precision_word(match: re.Match[str]) -> str:
     word = next(g for g in match.groups() if g) if match.groups() else match.group(0)
     return _PRECISION_WORDS[word.lower()]
 
 
-def _lightning_word(match: re.Match[str]) -> str:
-    return _LIGHTNING_PRECISION[match.group(1).lower()]
+def _setting_word(match: re.Match[str]) -> str:
+    return _PRECISION_SETTING[match.group(1).lower()]
 
 
 @extractor(provides=[
@@ -54,7 +56,7 @@ def precision(parsed: Parsed, out: Scope) -> None:  # noqa: C901 - one branch pe
         elif key in ("mixed_precision", "precision", "mixed-precision") and value is False:
             candidates.append(("fp32", fact.line))  # `mixed_precision: no` reads as a YAML boolean
         elif key in ("mixed_precision", "precision", "mixed-precision") and isinstance(value, str | int):
-            spelled = _LIGHTNING_PRECISION.get(str(value).lower())
+            spelled = _PRECISION_SETTING.get(str(value).lower())
             if spelled:
                 candidates.append((spelled, fact.line))
     if not candidates:
@@ -66,7 +68,7 @@ def precision(parsed: Parsed, out: Scope) -> None:  # noqa: C901 - one branch pe
         # Prose ("8x A800, bf16 training"): only when exactly one precision is named, never in a library warning.
         prose = prose_lines(parsed)
         levels = (([(_TRAINING_PRECISION, _precision_word)], None),
-                  ([(_PROSE_PRECISION, _precision_word), (_PROSE_LIGHTNING, _lightning_word)], _PROSE_ADVICE))
+                  ([(_PROSE_PRECISION, _precision_word), (_PROSE_LIGHTNING, _setting_word)], _PROSE_ADVICE))
         for readers, advice in levels:
             # "train in bf16" beats a bare mention; several named at one level: nothing (which is the run's?)
             named = named_values(prose, readers, advice)
