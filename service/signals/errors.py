@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 from service.models import Line, Parsed
@@ -73,6 +74,7 @@ _OOM_NEW = re.compile(r"total capac\w{0,4} of " + _SIZE + r" of which " + _SIZE 
 _OOM_OWN = re.compile(r"this process has " + _SIZE + r" memory in use")
 _OOM_PYTORCH = re.compile(r"allocated memory " + _SIZE + r" is allocated by PyTorch, and " + _SIZE +
                           r" is reserved by PyTorch but unallocated")
+_OOM_TRIED = re.compile(r"Tried to allocate " + _SIZE)
 
 
 def _gib(match: re.Match, group: int) -> float:
@@ -99,22 +101,59 @@ def oom_held_elsewhere(text: str) -> float | None:
     return round(max(0.0, total - free - own) / total, 3)
 
 
+def oom_free_over_request(text: str) -> float | None:
+    """How many times the allocation that failed would have fitted in the memory the OOM message reports free:
+    free / the segment the allocator needed for the request; None when the line does not give both. A real shortage
+    is at most about 1 (the allocator has already released its cache and retried before raising); far above it, the
+    step did not run out of memory."""
+    tried = _OOM_TRIED.search(text)
+    sizes = _OOM_OLD.search(text) or _OOM_NEW.search(text)
+    if not tried or not sizes:
+        return None
+    requested = _gib(tried, 1)
+    if requested <= 0:
+        return None
+    return round(_gib(sizes, 3) / _segment_gib(requested), 2)
+
+
+def _segment_gib(requested: float) -> float:
+    """What PyTorch's caching allocator asks the driver for to serve a request: a 2 MiB segment under 1 MiB, a 20 MiB
+    one under 10 MiB, else the request rounded up to 2 MiB. (So "Tried to allocate 2 MiB" with 18 MiB free is a real
+    shortage.)"""
+    mib = requested * 1024
+    if mib < 1:
+        return 2 / 1024
+    if mib < 10:
+        return 20 / 1024
+    return math.ceil(mib / 2) * 2 / 1024
+
+
 @extractor(provides=[
     signal("oom.held_elsewhere", "float",
            "Share of the GPU that neither this process nor the free pool held when `CUDA out of memory` was raised: "
            "(total capacity - free - memory of this process) / total, from the OOM message's own figures (the last "
            "OOM line that gives all three). Near 0: the training step's own footprint; near 1: another job, or "
            "other ranks on the same GPU, hold the card."),
+    signal("oom.free_over_request", "float",
+           "How many times the allocation that failed (`Tried to allocate N`) would have fitted in the memory the "
+           "same `CUDA out of memory` line reports free: free / the segment PyTorch's allocator needs for N (2 MiB "
+           "under 1 MiB, 20 MiB under 10 MiB, else N rounded up to 2 MiB; the last OOM line that gives both). At "
+           "most about 1 when the card really ran out; far above 1, the step's footprint is not what failed."),
 ])
 def oom_memory(parsed: Parsed, out: Scope) -> None:
-    found = None
+    held = ratio = None
     for line in parsed.lines:
         if "out of memory" in line.text and "free" in line.text:
             share = oom_held_elsewhere(line.text)
             if share is not None:
-                found = (share, line)
-    if found:
-        out.set("oom.held_elsewhere", found[0], [found[1]])
+                held = (share, line)
+            over = oom_free_over_request(line.text)
+            if over is not None:
+                ratio = (over, line)
+    if held:
+        out.set("oom.held_elsewhere", held[0], [held[1]])
+    if ratio:
+        out.set("oom.free_over_request", ratio[0], [ratio[1]])
 
 
 @extractor(provides=[
