@@ -74,8 +74,8 @@ def fold_of(cases: list[Case], folds: int = FOLDS) -> dict[str, int]:
     """Deterministic folds grouped by thread and balanced per cause: a round robin over each cause's reports in the
     order of a hash of their ids, from an offset hashed from the cause. A new report moves only the reports of its own
     cause that follow it in that order (a round robin over ids sorted by name, with one running offset across causes,
-    moved most of the base to other folds whenever one report was added, and that reshuffle alone moved CV top-1 by a
-    point or two between commits)."""
+    moved most of the base to other folds whenever one report was added, which re-drew every CV figure between
+    commits)."""
     out: dict[str, int] = {}
     by_cause: dict[str, list[str]] = defaultdict(list)
     for case in cases:
