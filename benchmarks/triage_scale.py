@@ -106,8 +106,7 @@ def main() -> None:
         def one(item):  # noqa: ANN001, ANN202
             (p, s), query, vector = item
             hits = r.retrieve(query, vector=vector)
-            return candidates(base, outcome_of[id(item)], hits,
-                              r.cause_of, s, "\n".join(line.text for line in p.lines[:400]))
+            return candidates(base, outcome_of[id(item)], hits, r.cause_of, s)
         return one
 
     outcome_of = {id(item): outcome for item, outcome in zip(knn_items, outcomes, strict=True)}

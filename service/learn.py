@@ -164,7 +164,7 @@ def _features(item: Prepared, retriever: Retriever, allowed: dict[str, str],
         return [], {}
     cause_of = {i: c for i, c in allowed.items() if i != item.case.id}
     return candidates(retriever.catalogue, item.analysis.outcome, item.analysis.hits, cause_of,
-                      item.analysis.signals, fusion_text(item.analysis.parsed), bare=is_bare(item.analysis.parsed),
+                      item.analysis.signals, bare=is_bare(item.analysis.parsed),
                       cause_probs=cause_probs)
 
 

@@ -119,7 +119,7 @@ def analyse_input(parsed: Parsed, *, rules: RuleSet | None = None, retriever: Re
             cause_probs = combine(
                 retriever.classifier.probabilities(analysis.vector) if retriever.classifier is not None else None,
                 retriever.lexical.probabilities(text) if retriever.lexical is not None else None)
-        found, report = candidates(rules.catalogue, outcome, analysis.hits, cause_of, signals, text,
+        found, report = candidates(rules.catalogue, outcome, analysis.hits, cause_of, signals,
                                    bare=is_bare(parsed), cause_probs=cause_probs)
         analysis.ranked = rank_candidates(found, report, retriever.model)
         analysis.chosen, analysis.rest = decide(analysis.ranked, retriever.model, lang)

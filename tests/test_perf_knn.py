@@ -105,6 +105,6 @@ def test_candidates_from_arrays_equal_candidates_from_dictionaries(retriever, ru
         hits = retriever.retrieve(query)
         plain = RetrievalHits(hits.articles, hits.article_bm25, hits.article_dense, dict(hits.case_dense),
                               dict(hits.case_bm25))
-        got = candidates(retriever.catalogue, outcome, hits, retriever.cause_of, signals, query)
-        want = candidates(retriever.catalogue, outcome, plain, retriever.cause_of, signals, query)
+        got = candidates(retriever.catalogue, outcome, hits, retriever.cause_of, signals)
+        want = candidates(retriever.catalogue, outcome, plain, retriever.cause_of, signals)
         assert repr(got) == repr(want)

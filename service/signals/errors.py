@@ -156,25 +156,6 @@ def oom_memory(parsed: Parsed, out: Scope) -> None:
         out.set("oom.free_over_request", ratio[0], [ratio[1]])
 
 
-_MEDIA_COUNTS = re.compile(r"(?i)(?:image|video) features and (?:image|video) tokens do not match:?\s*tokens:?\s*(\d+),"
-                           r"\s*features:?\s*(\d+)")
-
-
-@extractor(provides=[
-    signal("media.tokens_minus_features", "int",
-           "From `Image features and image tokens do not match: tokens: T, features: F` (the last such line): T - F. "
-           "Below 0, fewer placeholder tokens than the images need: truncation by cutoff_len cut some (or the "
-           "text lacks them); above 0, more placeholder tokens than images: the data repeats or adds `<image>` "
-           "placeholders, which truncation cannot cause (it only removes tokens)."),
-])
-def media_counts(parsed: Parsed, out: Scope) -> None:
-    found = None
-    for match, line in out.index.finditer(_MEDIA_COUNTS):
-        found = (int(match.group(1)) - int(match.group(2)), line)
-    if found:
-        out.set("media.tokens_minus_features", found[0], [found[1]])
-
-
 @extractor(provides=[
     signal("exception.type", "str",
            "Type of the last exception raised (e.g. `ValueError`, `torch.OutOfMemoryError`).",
