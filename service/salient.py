@@ -15,6 +15,7 @@ import re2
 
 from service.models import Parsed, Signal
 from service.redact import redact
+from service.text import is_template_checkbox
 
 MAX_LINES = 10
 MAX_CHARS = 600
@@ -51,7 +52,7 @@ def salient_text(parsed: Parsed, signals: dict[str, Signal]) -> str:
 
     def add(text: str) -> None:
         text = text.strip()
-        if text and text not in seen and len(chosen) < MAX_LINES:
+        if text and text not in seen and len(chosen) < MAX_LINES and not is_template_checkbox(text):
             seen.add(text)
             chosen.append(redact(text)[:200])  # redact before cutting: a cut secret no longer matches
 

@@ -130,3 +130,17 @@ _NARRATION = re.compile(
 def strip_narration(text: str) -> str:
     """The text without the words that narrate who reported or asked."""
     return _NARRATION.sub(" ", text)
+
+
+# Issue forms put a checklist at the top of every report ("- [x] I have read the README and searched the existing
+# issues", "- [ ] My own modified scripts"): a quarter of the dev reports carry one, whatever their cause, and no case
+# of the case base does. Retrieval and the lexical classifier read the paste without those lines.
+TEMPLATE_CHECKBOX = re.compile(r"^[ \t]*[-*+][ \t]+\[[ xX]\](?:[ \t].*)?$", re.MULTILINE)
+
+
+def is_template_checkbox(line: str) -> bool:
+    return TEMPLATE_CHECKBOX.match(line) is not None
+
+
+def strip_template_checkboxes(text: str) -> str:
+    return TEMPLATE_CHECKBOX.sub("", text) if "[" in text else text
