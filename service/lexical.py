@@ -26,7 +26,7 @@ import numpy as np
 
 from service.bm25 import _WORD, tokenize
 from service.classify import fit_softmax, softmax
-from service.text import strip_narration, strip_template_checkboxes
+from service.text import strip_issue_form, strip_narration
 
 MIN_DF = 3  # a term two reports share is as likely one thread's wording as a fact about a cause
 # Chosen together by fusion's log loss in grouped cross-validation over the case base (1,115 reports; ad hoc runs of
@@ -45,7 +45,7 @@ def lexical_path(fusion_model: Path) -> Path:
 
 def terms(text: str) -> Counter[str]:
     """The paste's term counts: BM25's tokens and the bigrams of adjacent ASCII words, narration removed."""
-    text = strip_narration(strip_template_checkboxes(text[:MAX_CHARS]))
+    text = strip_narration(strip_issue_form(text[:MAX_CHARS]))
     counts = Counter(tokenize(text))
     words = _WORD.findall(text.lower())
     counts.update(f"{a} {b}" for a, b in zip(words, words[1:], strict=False))

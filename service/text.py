@@ -133,14 +133,25 @@ def strip_narration(text: str) -> str:
 
 
 # Issue forms put a checklist at the top of every report ("- [x] I have read the README and searched the existing
-# issues", "- [ ] My own modified scripts"): a quarter of the dev reports carry one, whatever their cause, and no case
-# of the case base does. Retrieval and the lexical classifier read the paste without those lines.
+# issues", "- [ ] My own modified scripts") and the same section headings in every report ("### System Info",
+# "### Reproduction", "### Expected behavior", "### Others"): a quarter of the dev reports carry them, whatever
+# their cause, and no case of the case base does. The lexical classifier had learned weights for those words from
+# the digests ("existing" leaned to out of scope, "system" to the template causes, "expected" to benign warnings).
+# Retrieval and the lexical classifier read the paste without those lines. Only the forms' fixed headings go: a
+# heading of the reporter's own (or `### Feature request`, which says what the report is) stays.
 TEMPLATE_CHECKBOX = re.compile(r"^[ \t]*[-*+][ \t]+\[[ xX]\](?:[ \t].*)?$", re.MULTILINE)
+_FORM_HEADING = re.compile(
+    r"^[ \t]*#{1,6}[ \t]*(?:Reminder|System Info(?:rmation)?|Reproduction|Steps to reproduce|Expected behaviou?r|"
+    r"Others|Who can help\??|Information|Tasks|Environment|Additional context|Checklist)[ \t]*:?[ \t]*$",
+    re.MULTILINE | re.IGNORECASE)
 
 
 def is_template_checkbox(line: str) -> bool:
     return TEMPLATE_CHECKBOX.match(line) is not None
 
 
-def strip_template_checkboxes(text: str) -> str:
-    return TEMPLATE_CHECKBOX.sub("", text) if "[" in text else text
+def strip_issue_form(text: str) -> str:
+    """The text without issue-form checklist lines and fixed section headings."""
+    if "[" in text:
+        text = TEMPLATE_CHECKBOX.sub("", text)
+    return _FORM_HEADING.sub("", text) if "#" in text else text

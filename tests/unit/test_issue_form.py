@@ -1,12 +1,13 @@
-"""Issue-form checklists ("- [x] I have read the README ...") are not part of a report's evidence: neither the
-embedding query nor the lexical classifier reads them, and nothing else of the paste is lost."""
+"""Issue-form checklists ("- [x] I have read the README ...") and fixed section headings ("### System Info") are not
+part of a report's evidence: neither the embedding query nor the lexical classifier reads them, and nothing else of
+the paste is lost."""
 
 from service.lexical import terms
 from service.parse import parse
 from service.pipeline import as_parts
 from service.salient import salient_text
 from service.signals import extract_signals
-from service.text import is_template_checkbox, strip_template_checkboxes
+from service.text import is_template_checkbox, strip_issue_form
 
 REPORT = """LoRA SFT stops with a KeyError
 ### Reminder
@@ -39,4 +40,11 @@ def test_the_lexical_classifier_reads_no_checklist_words() -> None:
     counted = terms(REPORT)
     assert "readme" not in counted and "searched" not in counted
     assert "keyerror" in counted and "conversations" in counted
-    assert strip_template_checkboxes("no brackets here") == "no brackets here"
+    assert strip_issue_form("no brackets here") == "no brackets here"
+
+
+def test_the_forms_fixed_headings_go_and_the_reporters_own_stay() -> None:
+    form = "### System Info\n\nllamafactory 0.9.1\n### Expected behavior\nno NaN\n## Others:\n### Feature request\n"
+    counted = terms(form + "### loss spikes at step 40\n")
+    assert "system" not in counted and "behavior" not in counted and "others" not in counted
+    assert "feature" in counted and "spikes" in counted and "nan" in counted and "llamafactory" in counted
