@@ -150,8 +150,15 @@ def is_template_checkbox(line: str) -> bool:
     return TEMPLATE_CHECKBOX.match(line) is not None
 
 
+# A code fence's language tag ("```python", "```bash") says how the reporter formatted the paste, not what failed;
+# "python" is also a word the lexical classifier reads as evidence (a `python train.py` launch on several GPUs).
+_FENCE_TAG = re.compile(r"^([ \t]*(?:```|~~~))[ \t]*[\w+.-]+[ \t]*$", re.MULTILINE)
+
+
 def strip_issue_form(text: str) -> str:
-    """The text without issue-form checklist lines and fixed section headings."""
+    """The text without issue-form checklist lines, fixed section headings and code fences' language tags."""
     if "[" in text:
         text = TEMPLATE_CHECKBOX.sub("", text)
-    return _FORM_HEADING.sub("", text) if "#" in text else text
+    if "#" in text:
+        text = _FORM_HEADING.sub("", text)
+    return _FENCE_TAG.sub(r"\1", text) if "```" in text or "~~~" in text else text

@@ -48,3 +48,9 @@ def test_the_forms_fixed_headings_go_and_the_reporters_own_stay() -> None:
     counted = terms(form + "### loss spikes at step 40\n")
     assert "system" not in counted and "behavior" not in counted and "others" not in counted
     assert "feature" in counted and "spikes" in counted and "nan" in counted and "llamafactory" in counted
+
+
+def test_a_code_fences_language_tag_is_not_a_word_of_the_report() -> None:
+    counted = terms("```python\nmodel.train()\n```\n~~~ bash\n```the loss is nan\n")
+    assert "python" not in counted and "bash" not in counted
+    assert "model.train" in counted and "the loss" in counted  # text after a fence on its line stays
