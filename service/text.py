@@ -155,8 +155,19 @@ def is_template_checkbox(line: str) -> bool:
 _FENCE_TAG = re.compile(r"^([ \t]*(?:```|~~~))[ \t]*[\w+.-]+[ \t]*$", re.MULTILINE)
 
 
+# An environment listing (`llamafactory-cli env`, `transformers-cli env`: "- DeepSpeed version: 0.15.1", one line per
+# installed package) names a dozen packages whatever failed; a case names only the versions that matter to its cause,
+# so to the lexical classifier "deepspeed", "bitsandbytes" or "vllm" are evidence. The versions still reach the rules
+# through the signals (service/signals/environment.py).
+_VERSION_LISTING = re.compile(r"^[ \t]*[-*][ \t]*`?[A-Za-z][\w .-]{0,30}?`?[ \t]+version[ \t]*:.*$",
+                              re.MULTILINE | re.IGNORECASE)
+
+
 def strip_issue_form(text: str) -> str:
-    """The text without issue-form checklist lines, fixed section headings and code fences' language tags."""
+    """The text without issue-form checklist lines, fixed section headings, code fences' language tags and
+    environment listings' version lines."""
+    if "ersion" in text:
+        text = _VERSION_LISTING.sub("", text)
     if "[" in text:
         text = TEMPLATE_CHECKBOX.sub("", text)
     if "#" in text:

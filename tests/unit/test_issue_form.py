@@ -54,3 +54,10 @@ def test_a_code_fences_language_tag_is_not_a_word_of_the_report() -> None:
     counted = terms("```python\nmodel.train()\n```\n~~~ bash\n```the loss is nan\n")
     assert "python" not in counted and "bash" not in counted
     assert "model.train" in counted and "the loss" in counted  # text after a fence on its line stays
+
+
+def test_an_environment_listing_names_no_packages_to_the_classifier() -> None:
+    listing = "- `llamafactory` version: 0.9.1\n- DeepSpeed version: 0.15.1\n- Bitsandbytes version: 0.43.1\n"
+    counted = terms(listing + "- GPU type: NVIDIA V100\ndeepspeed stage 2 hangs\n")
+    assert "bitsandbytes" not in counted and "llamafactory" not in counted
+    assert "v100" in counted and counted["deepspeed"] == 1  # the reporter's own words stay
