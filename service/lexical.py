@@ -34,7 +34,7 @@ MIN_DF = 3  # a term two reports share is as likely one thread's wording as a fa
 # had the lowest (0.620; 0.626 at 0.5, 0.625 at 0.8, 0.638 at C 3). Without the lexical classifier: 0.674.
 LEXICAL_C = 10.0  # L2 strength 1/C
 WEIGHT = 0.65  # the lexical classifier's exponent in `combine` (the embedding classifier's: 1 - WEIGHT)
-# The characters of the paste it reads, like fusion's question words: the reports it learned from are at most ~1,100
+# The characters of the paste it reads: the reports it learned from are at most ~1,100
 # characters, a paste's description sits at its top, and the dev reports scored the same with 20,000.
 MAX_CHARS = 4_000
 

@@ -24,7 +24,8 @@ _ERROR_HINT = re.compile(r"(?i)(Traceback \(most recent call last\)|\berror\b|ex
            internal="a fusion feature (service/fusion.py) and the chat's question-or-report test (ui/conversation.py)"),
     signal("input.has_config", "bool",
            "The paste holds a training config (YAML, JSON or command-line flags).",
-           internal="a fusion feature (service/fusion.py) and the chat's question-or-report test (ui/conversation.py)"),
+           internal="the chat's question-or-report test (ui/conversation.py); no longer a fusion feature: every "
+                    "case of the case base renders as a config, real reports mostly do not (service/fusion.py)"),
 ], requires=["exception.type"])
 def paste(parsed: Parsed, out: Scope) -> None:
     """What the paste holds. Runs after `exceptions`: an exception line makes it an error report."""
