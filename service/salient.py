@@ -15,7 +15,7 @@ import re2
 
 from service.models import Parsed, Signal
 from service.redact import redact
-from service.text import is_template_checkbox
+from service.text import is_template_checkbox, strip_pasted_images
 
 MAX_LINES = 10
 MAX_CHARS = 600
@@ -51,7 +51,7 @@ def salient_text(parsed: Parsed, signals: dict[str, Signal]) -> str:
     seen: set[str] = set()
 
     def add(text: str) -> None:
-        text = text.strip()
+        text = strip_pasted_images(text).strip()
         if text and text not in seen and len(chosen) < MAX_LINES and not is_template_checkbox(text):
             seen.add(text)
             chosen.append(redact(text)[:200])  # redact before cutting: a cut secret no longer matches

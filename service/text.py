@@ -163,9 +163,20 @@ _VERSION_LISTING = re.compile(r"^[ \t]*[-*][ \t]*`?[A-Za-z][\w .-]{0,30}?`?[ \t]
                               re.MULTILINE | re.IGNORECASE)
 
 
+# A pasted screenshot (GitHub writes `![image](https://github.com/user-attachments/...)` or an `<img>` tag) shows
+# something no text classifier can read; its alt text "image" is, to a classifier fitted on the case base, strong
+# evidence for the multimodal causes.
+_PASTED_IMAGE = re.compile(r"!\[[^\]\n]{0,200}\]\([^)\s]{1,500}\)|<img\b[^>\n]{0,1000}>", re.IGNORECASE)
+
+
+def strip_pasted_images(text: str) -> str:
+    return _PASTED_IMAGE.sub(" ", text) if "![" in text or "<img" in text.lower() else text
+
+
 def strip_issue_form(text: str) -> str:
     """The text without issue-form checklist lines, fixed section headings, code fences' language tags and
-    environment listings' version lines."""
+    environment listings' version lines, and pasted screenshots."""
+    text = strip_pasted_images(text)
     if "ersion" in text:
         text = _VERSION_LISTING.sub("", text)
     if "[" in text:

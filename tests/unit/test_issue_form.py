@@ -61,3 +61,12 @@ def test_an_environment_listing_names_no_packages_to_the_classifier() -> None:
     counted = terms(listing + "- GPU type: NVIDIA V100\ndeepspeed stage 2 hangs\n")
     assert "bitsandbytes" not in counted and "llamafactory" not in counted
     assert "v100" in counted and counted["deepspeed"] == 1  # the reporter's own words stay
+
+
+def test_a_pasted_screenshot_is_not_evidence_of_a_multimodal_cause() -> None:
+    paste = ("loss is nan after 200 steps\n![image](https://github.com/user-attachments/assets/5f2c)\n"
+             '<img width="640" alt="image" src="https://user-images.githubusercontent.com/7/8.png">\n')
+    assert "image" not in terms(paste) and "nan" in terms(paste)
+    parsed = parse(as_parts(paste + "screenshot above ![Image](https://example.com/a.png) shows the curve\n"))
+    query = salient_text(parsed, extract_signals(parsed))
+    assert "image" not in query.lower() and "shows the curve" in query
