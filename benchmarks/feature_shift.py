@@ -14,13 +14,10 @@ Needs the index (`tunedoc ingest`) and ../shared/cases-dev*.jsonl. Usage:
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import statistics
-from pathlib import Path
 
-DEV_SETS = ("cases-dev.jsonl", "cases-dev-2.jsonl")
 # The former `question` feature's pattern, kept here only to measure it.
 QUESTION = re.compile(r"(?i)\?|？|\b(how (do|can|to|much)|is it possible|can (i|we|you)|should i|any (way|plan)|"
                       r"support(s|ing)?|feature request|recommend\w*|which|whether|best way|"
@@ -37,6 +34,7 @@ def dropped_features(text: str, signals: dict) -> dict[str, float]:
 
 def main() -> None:
     from service import learn
+    from service.evaluate import dev_reports
     from service.fusion import candidates, fusion_text, is_bare
     from service.lexical import combine
     from service.parse import parse
@@ -56,19 +54,16 @@ def main() -> None:
         rows["cases out of scope" if item.case.cause == "out-of-scope" else "cases in scope"].append(report)
 
     rules = load_rules()
-    shared = Path(__file__).resolve().parents[1].parent / "shared"  # ../shared beside the checkout
-    for name in DEV_SETS:
-        for raw in (shared / name).read_text(encoding="utf-8").splitlines():
-            row = json.loads(raw)
-            parsed = parse(as_parts(f"{row.get('title', '')}\n\n{row.get('body', '')}"))
-            analysis = analyse_input(parsed, rules=rules, retriever=retriever)
-            text = fusion_text(parsed)
-            probs = combine(retriever.classifier.probabilities(analysis.vector) if retriever.classifier else None,
-                            retriever.lexical.probabilities(text) if retriever.lexical else None)
-            _, report = candidates(rules.catalogue, analysis.outcome, analysis.hits, retriever.cause_of,
-                                   analysis.signals, bare=is_bare(parsed), cause_probs=probs)
-            report.update(dropped_features(text, analysis.signals))
-            rows["real out of scope" if row["expected"] == "out-of-scope" else "real in scope"].append(report)
+    for _, paste, expected, _ in dev_reports():
+        parsed = parse(as_parts(paste))
+        analysis = analyse_input(parsed, rules=rules, retriever=retriever)
+        text = fusion_text(parsed)
+        probs = combine(retriever.classifier.probabilities(analysis.vector) if retriever.classifier else None,
+                        retriever.lexical.probabilities(text) if retriever.lexical else None)
+        _, report = candidates(rules.catalogue, analysis.outcome, analysis.hits, retriever.cause_of,
+                               analysis.signals, bare=is_bare(parsed), cause_probs=probs)
+        report.update(dropped_features(text, analysis.signals))
+        rows["real out of scope" if expected == "out-of-scope" else "real in scope"].append(report)
 
     model = retriever.model
     print(f"reports: { {k: len(v) for k, v in rows.items()} }")

@@ -9,15 +9,13 @@ worth on the kind of text it exists for. Needs ../shared/cases-dev*.jsonl. Usage
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
-
-DEV_SETS = ("cases-dev.jsonl", "cases-dev-2.jsonl")
 
 
 def main() -> None:
     import service.lexical as lexical
+    from service.evaluate import dev_reports
     from service.fusion import fusion_text
     from service.kb import KB_DIR
     from service.lexical import LexicalClassifier, lexical_path
@@ -27,13 +25,7 @@ def main() -> None:
     model = LexicalClassifier.load(lexical_path(Path(KB_DIR) / "model" / "fusion.json"))
     if model is None:
         raise SystemExit("no lexical classifier: run `tunedoc train` first")
-    shared = Path(__file__).resolve().parents[1].parent / "shared"
-    reports = []
-    for name in DEV_SETS:
-        for raw in (shared / name).read_text(encoding="utf-8").splitlines():
-            row = json.loads(raw)
-            text = fusion_text(parse(as_parts(f"{row.get('title', '')}\n\n{row.get('body', '')}")))
-            reports.append((text, row["expected"]))
+    reports = [(fusion_text(parse(as_parts(paste))), expected) for _, paste, expected, _ in dev_reports()]
 
     def measure(label: str) -> None:
         right, log_p = 0, 0.0

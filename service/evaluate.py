@@ -107,6 +107,17 @@ def load_reports(path: Path) -> list[tuple[str, str, str, str]]:
     return out
 
 
+DEV_SETS = ("cases-dev.jsonl", "cases-dev-2.jsonl")
+
+
+def dev_reports() -> list[tuple[str, str, str, str]]:
+    """Both dev sets (../shared beside the checkout), as load_reports gives them: for the benchmarks that compare
+    the case base with real reports."""
+    from service.config import REPO_ROOT
+
+    return [r for name in DEV_SETS for r in load_reports(REPO_ROOT.parent / "shared" / name)]
+
+
 def _open(embedding_model: str | None):  # noqa: ANN202 - Retriever
     from dataclasses import replace
 

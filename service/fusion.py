@@ -53,8 +53,8 @@ REPORT_FEATURES = (  # of the report as a whole: they drive the "none of these" 
 # 1.7, -2.5 and 1.2 case-base standard deviations away from the case base's in-scope reports
 # (`python -m benchmarks.feature_shift`); with the weights fitted on the case base that moved a real report's "none"
 # utility by about +0.4 logit (ad hoc, with the model of 95e5d32), enough to turn a 0.80 answer into an abstention.
-# Cross-validation on the case base cannot see that, and without them it scores the same (top-1 0.682 against
-# 0.686); the dev reports, real ones, went from 0.961 / 0.924 to 0.980 / 0.939.
+# Cross-validation on the case base cannot see that and scores the same without them; the real dev reports gained
+# (README, *How the numbers got here*).
 
 
 @dataclass(frozen=True)

@@ -170,17 +170,13 @@ _PASTED_IMAGE = re.compile(r"!\[[^\]\n]{0,200}\]\([^)\s]{1,500}\)|<img\b[^>\n]{0
 
 
 def strip_pasted_images(text: str) -> str:
-    return _PASTED_IMAGE.sub(" ", text) if "![" in text or "<img" in text.lower() else text
+    return _PASTED_IMAGE.sub(" ", text)
 
 
 def strip_issue_form(text: str) -> str:
     """The text without issue-form checklist lines, fixed section headings, code fences' language tags and
     environment listings' version lines, and pasted screenshots."""
     text = strip_pasted_images(text)
-    if "ersion" in text:
-        text = _VERSION_LISTING.sub("", text)
-    if "[" in text:
-        text = TEMPLATE_CHECKBOX.sub("", text)
-    if "#" in text:
-        text = _FORM_HEADING.sub("", text)
-    return _FENCE_TAG.sub(r"\1", text) if "```" in text or "~~~" in text else text
+    for noise_line in (_VERSION_LISTING, TEMPLATE_CHECKBOX, _FORM_HEADING):
+        text = noise_line.sub("", text)
+    return _FENCE_TAG.sub(r"\1", text)

@@ -1,6 +1,6 @@
-"""Issue-form checklists ("- [x] I have read the README ...") and fixed section headings ("### System Info") are not
-part of a report's evidence: neither the embedding query nor the lexical classifier reads them, and nothing else of
-the paste is lost."""
+"""What issue forms and markdown add to every report (checklists, fixed section headings, code-fence tags, version
+listings, pasted screenshots) is not a report's evidence: the embedding query and the lexical classifier skip it,
+and nothing else of the paste is lost."""
 
 from service.lexical import terms
 from service.parse import parse
