@@ -1,8 +1,9 @@
 """Evaluate the knowledge base's rules against the lines and signals of one input.
 
-All regexes of all articles and groups are compiled once into a single RE2 set, so each input line is scanned once
-whatever the size of the KB, in linear time (no catastrophic backtracking on hostile input). A matcher evaluates to
-holds, fails or unknown; docs/kb-format.md states how those become a score and a status. Pure and deterministic.
+All regexes of all articles and groups are compiled once, into RE2 sets for long inputs and a literal index
+(service/prefilter.py) for short ones, so a short paste's line costs the same whatever the size of the KB, in linear
+time (no catastrophic backtracking on hostile input). A matcher evaluates to holds, fails or unknown;
+docs/kb-format.md states how those become a score and a status. Pure and deterministic.
 """
 
 from __future__ import annotations
@@ -17,18 +18,16 @@ from packaging.version import InvalidVersion, Version
 
 from service.kb import Article, Catalogue, Group, Matcher
 from service.models import Line, Signal
+from service.prefilter import LiteralIndex
 
 Status = Literal["holds", "fails", "unknown"]
 MAX_EVIDENCE_LINES = 5
 SET_SIZE = 1000
 # A paste of a few dozen lines explores few states of a big set's DFA but pays to build each new one, which grows
-# with the set. For those, RE2's atom prefilter (FilteredRE2): a line's literal atoms pick the few patterns worth
-# running (a real report: ~0.4 ms against ~2 ms with the set). A long log repeats its states, where the big set
-# wins, and so does a KB many times today's size. Both give the same matches (tests/unit/test_rules_shards.py).
+# with the set. For those, a literal prefilter (service/prefilter.py): the literals a line holds pick the few
+# patterns worth running, at a cost that does not grow with the KB. A long log repeats its states, where the big
+# set wins. Both give the same matches (tests/unit/test_rules_shards.py).
 SMALL_INPUT_LINES = 200
-FILTER_SIZE = 1000  # patterns per FilteredRE2: larger ones can fail to compile
-MAX_FILTER_SHARDS = 4  # beyond that (a KB many times today's) one call per shard and line costs more than the
-# set's states: the sets take every input
 DIAGNOSIS_THRESHOLD = 1.0
 
 
@@ -184,21 +183,10 @@ class RuleSet:
         return shards
 
     @cached_property
-    def _filters(self) -> list[tuple[int, re2.Filter]] | None:
-        """The patterns as atom-prefiltered shards, or None if RE2 cannot build one (then the sets do all inputs)."""
-        if len(self.patterns) > FILTER_SIZE * MAX_FILTER_SHARDS:
-            return None
-        shards = []
-        try:
-            for offset in range(0, len(self.patterns), FILTER_SIZE):
-                prefilter = re2.Filter()
-                for pattern in self.patterns[offset:offset + FILTER_SIZE]:
-                    prefilter.Add(pattern)
-                prefilter.Compile()
-                shards.append((offset, prefilter))
-        except re2.error:
-            return None
-        return shards
+    def _literals(self) -> LiteralIndex:
+        """The patterns indexed by the literals each needs (service/prefilter.py), rarity taken from the fixtures."""
+        return LiteralIndex(self.patterns, (line for fixtures in self.catalogue.fixtures.values()
+                                            for fixture in fixtures for line in fixture.text.splitlines()))
 
     @cached_property
     def compiled(self) -> list[re2._Regexp]:
@@ -207,7 +195,7 @@ class RuleSet:
     def scan(self, lines: list[Line]) -> dict[int, list[Line]]:
         """Pattern index -> the lines it matches (at most MAX_EVIDENCE_LINES kept each)."""
         hits: dict[int, list[Line]] = {}
-        filters = self._filters if len(lines) <= SMALL_INPUT_LINES else None
+        literals = self._literals if len(lines) <= SMALL_INPUT_LINES else None
         shards = self._sets
         memo: dict[str, list[int]] = {}  # repeated lines (warnings, progress bars) are matched once
         for line in lines:
@@ -215,10 +203,8 @@ class RuleSet:
                 continue
             found = memo.get(line.text)
             if found is None:
-                if filters is not None:
-                    encoded = line.text.encode("utf-8")  # once, not once per shard
-                    found = [offset + i for offset, prefilter in filters for i in (prefilter.Match(encoded) or ())]
-                else:
+                found = literals.match(line.text) if literals is not None else None
+                if found is None:
                     found = [offset + i for offset, shard in shards for i in (shard.Match(line.text) or ())]
                 memo[line.text] = found
             for index in found:
@@ -229,13 +215,13 @@ class RuleSet:
 
     def warm(self, long_inputs: bool = True) -> None:
         """Build the RE2 DFA states on realistic lines (the KB's fixtures) before the first request: cold, the big
-        set costs ~140 us per new line; warm, 3-13 us. `long_inputs=False` warms only the prefilters short pastes
-        use (~0.15 s instead of ~1.2 s: a batch of short reports need not pay for the long-log path up front)."""
+        set costs ~140 us per new line; warm, 3-13 us. `long_inputs=False` warms only the literal index short pastes
+        use (a batch of short reports need not pay for the long-log path up front)."""
         lines = [Line("warm", i, text) for fixtures in self.catalogue.fixtures.values() for f in fixtures
                  for i, text in enumerate(f.text.splitlines(), start=1)]
         if long_inputs:
             self.scan(lines)  # the big sets
-        for start in range(0, len(lines), SMALL_INPUT_LINES):  # the prefilters, as a short paste uses them
+        for start in range(0, len(lines), SMALL_INPUT_LINES):  # the literal index, as a short paste uses it
             self.scan(lines[start:start + SMALL_INPUT_LINES])
 
     def span(self, pattern: str, text: str) -> tuple[int, int] | None:

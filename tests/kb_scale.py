@@ -44,4 +44,5 @@ def scaled_catalogue(base: Catalogue, factor: int, *, distinct: bool = False) ->
                 update["conditions"] = [remake(m) for m in article.conditions]
                 update["excludes"] = [remake(m) for m in article.excludes]
             articles.append(article.model_copy(update=update))
-    return Catalogue(articles, list(base.groups.values()), {}, base.root)
+    # the fixtures stay: the rule engine measures how rare a literal is on them (service/prefilter.py)
+    return Catalogue(articles, list(base.groups.values()), dict(base.fixtures), base.root)
