@@ -185,15 +185,20 @@ class LiteralIndex:
             self._sets[index] = pattern_set
         return bool(pattern_set.Match(encoded))
 
-    def match(self, text: str) -> list[int] | None:
-        """The sorted indices of the patterns that match `text`, the same as an RE2 set of them finds; None when
-        more than MAX_RUN patterns are keyed by literals the line holds (one set scan is then cheaper)."""
+    def candidates(self, text: str) -> set[int]:
+        """The patterns keyed by literals `text` holds, and those without a requirement: the ones worth running."""
         folded = text.casefold()
         found = set(self.always)
         for gram in _grams(folded) & self.by_gram.keys():
             found.update(i for literal, i in self.by_gram[gram] if literal in folded)
         for char in set(folded) & self.by_char.keys():
             found.update(i for literal, i in self.by_char[char] if literal in folded)
+        return found
+
+    def match(self, text: str) -> list[int] | None:
+        """The sorted indices of the patterns that match `text`, the same as an RE2 set of them finds; None when
+        more than MAX_RUN patterns are candidates (one set scan is then cheaper)."""
+        found = self.candidates(text)
         # RE2 checks the candidates faster than Python could check the rest of their literal trees
         if len(found) > MAX_RUN:
             return None

@@ -51,3 +51,17 @@ def test_larger_kbs_match_the_same():
         for text in texts:
             lines = _lines(text)
             assert _scan(rules, lines) == _scan_sets(rules, lines)
+
+
+def test_a_kb_grown_by_new_causes_runs_no_more_patterns_per_line():
+    """What keeps the rule cost flat: a line's candidates are the patterns keyed by literals it holds, and the copies
+    of a KB grown by new causes are keyed by their own evidence (rare on the fixtures), not by their originals'."""
+    base = Catalogue.load()
+    lines = [t for fixtures in base.fixtures.values() for f in fixtures for t in f.text.splitlines() if t]
+    small = RuleSet(base)._literals
+    grown = RuleSet(scaled_catalogue(base, 20, distinct=True))._literals
+    assert len(grown.patterns) > 15 * len(small.patterns)
+    run_small = sum(len(small.candidates(t)) for t in lines)
+    run_grown = sum(len(grown.candidates(t)) for t in lines)
+    assert run_small > len(lines)  # the lines do wake patterns
+    assert run_grown <= 1.1 * run_small
