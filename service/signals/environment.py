@@ -7,7 +7,7 @@ import re
 import re2
 
 from service.models import Line, Parsed
-from service.signals.facts import clause, first_match, prose_lines
+from service.signals.facts import clause, first_match, prose_lines, prose_pattern
 from service.signals.registry import Scope, extractor, signal
 from service.signals.tables import TABLES, scoped
 
@@ -70,13 +70,13 @@ _GPUS: list[tuple[str, str, float, bool]] = [
 ]
 _GPU_COUNT = [
     re.compile(r"(?i)GPU number\s*:\s*(\d+)"),
-    re.compile(r"(?i)\b(\d+)\s*[x×*]\s*(?:NVIDIA\s+)?(?:Tesla\s+)?(?:GeForce\s+)?(?:RTX\s*)?[A-Z]?\d{2,4}\b"),
+    prose_pattern(r"(?i)\b(\d+)\s*[x×*]\s*(?:NVIDIA\s+)?(?:Tesla\s+)?(?:GeForce\s+)?(?:RTX\s*)?[A-Z]?\d{2,4}\b"),
     re.compile(r"(?<!\d)(\d+)\s*(?:卡|张卡|块卡|张|块)"),  # (?<!\d): no restart inside a digit run
     re.compile(r"(?i)--nproc_per_node[= ](\d+)"),
     re.compile(r"(?i)num_processes\s*[:=]\s*(\d+)"),
     re.compile(r"(?i)--num_gpus[= ](\d+)"),
-    re.compile(r"(?i)\b(\d+)\s*GPUs\b"),
-    re.compile(r"(?i)(?<![\w.])(\d{1,2})\s*(?:x\s*)?(?:NVIDIA\s+)?(?:Tesla\s+)?(?:GeForce\s+)?(?:RTX\s*)?"
+    prose_pattern(r"(?i)\b(\d+)\s*GPUs\b"),
+    prose_pattern(r"(?i)(?<![A-Za-z0-9_.])(\d{1,2})\s*(?:x\s*)?(?:NVIDIA\s+)?(?:Tesla\s+)?(?:GeForce\s+)?(?:RTX\s*)?"
                r"(?:A100|A800|H100|H800|H20|V100|A6000|A40|L40S?|4090|3090)\b"),
 ]
 
@@ -126,12 +126,13 @@ def hardware(parsed: Parsed, out: Scope) -> None:
 
 # version signal -> the package's spellings (kb/tables/packages.yaml)
 _PACKAGES: dict[str, str] = {e.signal: e.names for e in TABLES.packages}
-_VERSION_VALUE = r"v?(\d+\.\d+(?:\.\d+)?(?:(?:\.|-)?(?:dev|post|rc|a|b)\d*)?(?:\+[\w.]+)?)"
+_VERSION_VALUE = r"v?(\d+\.\d+(?:\.\d+)?(?:(?:\.|-)?(?:dev|post|rc|a|b)\d*)?(?:\+[A-Za-z0-9_.]+)?)"
 
 
 def _version_patterns(names: str) -> re.Pattern[str]:
     return re.compile(
-        rf"(?i)(?<![\w\-/.])`?(?:{names})`?[ \t]*(?:version[ \t]*)?(?:[:=]=?|==|>=|[ \t])[ \t]*{_VERSION_VALUE}(?![\w])"
+        rf"(?i)(?<![A-Za-z0-9_\-/.])`?(?:{names})`?[ \t]*(?:(?:version|版本)[ \t]*)?"
+        rf"(?:[:=]=?|==|>=|[ \t]|(?<=版本))[ \t]*{_VERSION_VALUE}(?![A-Za-z0-9_])"
     )
 
 

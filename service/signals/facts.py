@@ -10,6 +10,17 @@ from typing import TypeVar
 from service.models import Fact, Line, Parsed
 from service.textindex import TextIndex
 
+# Python's \b and \w count CJK characters as word characters, so an ASCII term written against Chinese text
+# ("bf16开着", "用zero3训练", "学习率2e-4训练") has no \b around it. Prose readings bound their terms by ASCII word
+# characters only (RE2's \b, which the text index's prefilter already uses, means the same).
+ASCII_WORD = "A-Za-z0-9_"
+ASCII_B = rf"(?:(?<![{ASCII_WORD}])(?=[{ASCII_WORD}])|(?<=[{ASCII_WORD}])(?![{ASCII_WORD}]))"
+
+
+def prose_pattern(pattern: str, flags: int = 0) -> re.Pattern[str]:
+    """`pattern` compiled with each `\\b` an ASCII word boundary (see ASCII_B)."""
+    return re.compile(pattern.replace(r"\b", ASCII_B), flags)
+
 
 def last_fact(facts: list[Fact], *keys: str, sources: tuple[str, ...] = ()) -> Fact | None:
     """The last non-null fact with one of `keys`: a later line (an override) wins."""

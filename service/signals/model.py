@@ -167,12 +167,12 @@ def template(parsed: Parsed, out: Scope) -> None:
         out.set("template.matches_model", not wrong, [distinct[name].line for name in shown[:2]] + list(family.lines))
 
 
-# "学习率 5e-4", "learning rate of 2e-4", "lr 1e-3": the run's learning rate said in prose. (?<![A-Za-z]) rather than
-# \b: CJK characters are word characters in Python ("学习率5e-4").
+# "学习率 5e-4", "learning rate of 2e-4", "lr 1e-3": the run's learning rate said in prose. ASCII bounds rather than
+# \b or \w: CJK characters are word characters in Python ("学习率5e-4", "设成1e-3后").
 _PROSE_LR = re.compile(
     r"(?i)(?:学习率|(?<![A-Za-z])learning[ _-]?rate|(?<![A-Za-z])lr(?![A-Za-z]))\s*"
     r"(?:(?:是|为|设为|设置为|设成|设置成|用的是|用了|用|of|is|was|at|set to|=|:|：)\s*)?"
-    r"(\d+(?:\.\d+)?(?:e-?\d+)?)(?![\w.])")
+    r"(\d+(?:\.\d+)?(?:e-?\d+)?)(?![A-Za-z0-9_.])")
 # A setting in advice or a fix ("lowering the lr to 1e-5 fixed it", "建议把学习率调到 1e-5", "should I try LoRA?") is
 # not the run's.
 _SETTING_ADVICE = re.compile(r"(?i)(调到|调成|调小|调低|降到|降低|减小|改成|改为|换成|建议|推荐|试试|尝试|应该|"

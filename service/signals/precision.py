@@ -5,13 +5,13 @@ from __future__ import annotations
 import re
 
 from service.models import Line, Parsed
-from service.signals.facts import first_match, last_fact, named_values, prose_lines, truthy
+from service.signals.facts import first_match, last_fact, named_values, prose_lines, prose_pattern, truthy
 from service.signals.registry import Scope, extractor, signal
 
-_PROSE_PRECISION = re.compile(r"(?i)(?<![\w-])(bf16|fp16|bfloat16|float16|fp32|float32)(?![\w-])")
+_PROSE_PRECISION = re.compile(r"(?i)(?<![A-Za-z0-9_-])(bf16|fp16|bfloat16|float16|fp32|float32)(?![A-Za-z0-9_-])")
 _PRECISION_WORDS = {"bf16": "bf16", "bfloat16": "bf16", "fp16": "fp16", "float16": "fp16", "fp32": "fp32",
                     "float32": "fp32"}
-_TRAINING_PRECISION = re.compile(
+_TRAINING_PRECISION = prose_pattern(
     r"(?i)(?:train\w*|fine-?tun\w*|finetun\w*|训练|微调)\s*(?:in|with|using|under|使用|用)?\s*(bf16|fp16|bfloat16|float16|fp32)\b|"
     r"(?:using|use|uses|with)\s+(bf16|fp16|bfloat16|float16|fp32)\s+(?:for\s+)?(?:training|computation|precision|mixed)|"
     r"(bf16|fp16|bfloat16|float16|fp32)\s*(?:mixed[- ]precision\s+)?(?:training|训练|精度训练|微调)"
@@ -21,8 +21,8 @@ _PRECISION_SETTING = {"bf16": "bf16", "fp16": "fp16", "no": "fp32", "fp32": "fp3
                       "16-mixed": "fp16", "bf16-mixed": "bf16", "bf16-true": "bf16", "16-true": "fp16",
                       "32-true": "fp32"}
 # "precision=16", "precision 设为 16": a Lightning setting stated in prose.
-_PROSE_LIGHTNING = re.compile(r"(?i)\bprecision\s*(?:=|:|：|is|of|to|设为|设置为|设成|为|是)?\s*[\"']?"
-                              r"(16|32|bf16|16-mixed|bf16-mixed|bf16-true|16-true|32-true)(?![\w-])")
+_PROSE_LIGHTNING = prose_pattern(r"(?i)\bprecision\s*(?:=|:|：|is|of|to|设为|设置为|设成|为|是)?\s*[\"']?"
+                              r"(16|32|bf16|16-mixed|bf16-mixed|bf16-true|16-true|32-true)(?![A-Za-z0-9_-])")
 _PROSE_ADVICE = re.compile(r"(?i)(warn|recommend|instead|switch|chang|改|换|而不是|support|支持|建议|推荐)")
 
 
@@ -102,14 +102,14 @@ def precision(parsed: Parsed, out: Scope) -> None:  # noqa: C901 - one branch pe
 
 
 _DS_FILE_STAGE = re.compile(r"(?i)(?:ds_?z|zero_?|zero-|stage_?|z)([0-3])(?:[_\-.]|config|offload|$)")
-_DS_PROSE_STAGE = re.compile(
+_DS_PROSE_STAGE = prose_pattern(
     r"(?i)\b(?:zero|deepspeed)[\s\-_]?(?:stage[\s\-_]?)?([123])\b|\bds_z([0-3])(?![0-9])|ZeRO[- ]?([123])\b|"
     r"\bstage[\s\-_]?([23])\b"
 )
 
 
 _DS_JSON_STAGE = re.compile(r"\"stage\"\s*:\s*([0-3])\b")
-_ALSO_STAGE = re.compile(r"[ \t]{0,3}(?:/|,|or|and|vs\.?|或|和|与)[ \t]{0,3}(?:(?:zero|stage)[\-_ ]?)?([123])\b",
+_ALSO_STAGE = prose_pattern(r"[ \t]{0,3}(?:/|,|or|and|vs\.?|或|和|与)[ \t]{0,3}(?:(?:zero|stage)[\-_ ]?)?([123])\b",
                          re.IGNORECASE)  # "ZeRO stage 1/2", "ZeRO-2 or 3": bounded runs, linear on any line
 
 

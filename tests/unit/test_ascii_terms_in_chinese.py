@@ -1,0 +1,40 @@
+"""Settings written in Chinese prose with no space around the ASCII term ("bf16开着", "用zero3训练"). Python's \\b and
+\\w count CJK characters as word characters, so these readings need ASCII word bounds (service/signals/facts.py
+ASCII_B); each case here was missed before they had them."""
+
+import pytest
+
+from service.models import Part
+from service.parse import parse
+from service.signals import extract_signals
+
+
+def signals(text: str) -> dict:
+    return {name: s.value for name, s in extract_signals(parse([Part("input", text)])).items()}
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("用qwen2.5-7b做lora微调，bf16开着，loss一直是0", {"precision": "bf16"}),
+    ("开启了bf16之后loss一直是0", {"precision": "bf16"}),
+    ("训练时使用fp16，loss出现nan", {"precision": "fp16"}),
+    ("lightning里precision设为16训练", {"precision": "fp16"}),
+    ("学习率设置为2e-4训练几百步后loss变成nan", {"learning_rate": 0.0002}),
+    ("learning_rate设成1e-3后loss发散", {"learning_rate": 0.001}),
+    ("用zero3训练qwen2.5-14b，保存的模型很小", {"deepspeed.stage": 3}),
+    ("用zero2训练时loss为nan", {"deepspeed.stage": 2}),
+    ("transformers版本4.46.0训练时报错", {"version.transformers": "4.46.0"}),
+    ("torch==2.1.0+cu121训练", {"version.torch": "2.1.0+cu121"}),
+])
+def test_ascii_terms_glued_to_chinese_are_read(text, expected):
+    found = signals(text)
+    assert {k: found.get(k) for k in expected} == expected
+
+
+@pytest.mark.parametrize("text, absent", [
+    ("xbf16y 是一个变量名", "precision"),  # still whole terms: not inside a longer ASCII word
+    ("建议改用fp16", "precision"),  # advice is not the run's setting
+    ("学习率2e-4x", "learning_rate"),
+    ("用fp16x训练", "precision"),
+])
+def test_the_bounds_still_need_a_whole_ascii_term(text, absent):
+    assert absent not in signals(text)
