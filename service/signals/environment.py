@@ -131,8 +131,8 @@ _VERSION_VALUE = r"v?(\d+\.\d+(?:\.\d+)?(?:(?:\.|-)?(?:dev|post|rc|a|b)\d*)?(?:\
 
 def _version_patterns(names: str) -> re.Pattern[str]:
     return re.compile(
-        rf"(?i)(?<![A-Za-z0-9_\-/.])`?(?:{names})`?[ \t]*(?:(?:version|版本)[ \t]*)?"
-        rf"(?:[:=]=?|==|>=|[ \t]|(?<=版本))[ \t]*{_VERSION_VALUE}(?![A-Za-z0-9_])"
+        rf"(?i)(?<![A-Za-z0-9_\-/.])`?(?:{names})`?[ \t]*(?:(?:version|版本(?:是|为|号)?)[ \t]*)?"
+        rf"(?:[:=]=?|==|>=|[ \t]|(?<=[本是为号]))[ \t]*{_VERSION_VALUE}(?![A-Za-z0-9_])"
     )
 
 
@@ -183,9 +183,9 @@ def versions(parsed: Parsed, out: Scope) -> None:
         out.set("version.cuda", raw, [hit[1]])
 
 
-_OS = [("windows", re.compile(r"(?i)(Platform:\s*Windows|\bwin(10|11|dows)\b|\b[C-H]:\\\\?[\w\\]|\.dll\b)")),
-       ("macos", re.compile(r"(?i)(Platform:\s*macOS|Darwin|\bmacos\b|\bmps\b device)")),
-       ("linux", re.compile(r"(?i)(Platform:\s*Linux|\blinux\b|glibc|/home/|/usr/)"))]
+_OS = [("windows", prose_pattern(r"(?i)(Platform:\s*Windows|\bwin(10|11|dows)\b|\b[C-H]:\\\\?[\w\\]|\.dll\b)")),
+       ("macos", prose_pattern(r"(?i)(Platform:\s*macOS|Darwin|\bmacos\b|\bmps\b device)")),
+       ("linux", prose_pattern(r"(?i)(Platform:\s*Linux|\blinux\b|glibc|/home/|/usr/)"))]
 
 
 @extractor(provides=[

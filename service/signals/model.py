@@ -6,15 +6,15 @@ import re
 from collections.abc import Callable
 
 from service.models import Fact, Line, Parsed
-from service.signals.facts import first_match, last_fact, named_once, truthy
+from service.signals.facts import first_match, last_fact, named_once, prose_pattern, truthy
 from service.signals.registry import Scope, extractor, signal
 from service.signals.tables import TABLES, markers
 
 # Ordered (first match wins), from kb/tables/model-families.yaml.
 _FAMILIES: list[tuple[str, str]] = [(e.pattern, e.family) for e in TABLES.families]
-_INSTRUCT = re.compile(r"(?i)(instruct|chat|-it\b|_it\b|sft|rlhf|dpo|assistant|-hf-chat|coder-.*-instruct|vl-.*-instru"
-    r"ct)")
-_BASE_EXPLICIT = re.compile(r"(?i)(-base\b|_base\b|\bbase\b)")
+_INSTRUCT = prose_pattern(r"(?i)(instruct|chat|-it\b|_it\b|sft|rlhf|dpo|assistant|-hf-chat|coder-.*-instruct|"
+                          r"vl-.*-instruct)")
+_BASE_EXPLICIT = prose_pattern(r"(?i)(-base\b|_base\b|\bbase\b)")  # "base模型": ASCII bounds
 _MOE = markers(TABLES.moe_markers)
 _MULTIMODAL = markers(TABLES.multimodal_markers)
 _MODEL_KEYS = ("model_name_or_path", "pretrained_model_name_or_path", "base_model", "model_name", "model_id",

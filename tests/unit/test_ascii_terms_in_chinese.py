@@ -24,6 +24,10 @@ def signals(text: str) -> dict:
     ("用zero2训练时loss为nan", {"deepspeed.stage": 2}),
     ("transformers版本4.46.0训练时报错", {"version.transformers": "4.46.0"}),
     ("torch==2.1.0+cu121训练", {"version.torch": "2.1.0+cu121"}),
+    ("用llama-factory训练，transformers版本是4.46.0", {"version.transformers": "4.46.0"}),
+    ("windows系统下训练报错", {"os": "windows"}),
+    ("在linux服务器上训练", {"os": "linux"}),
+    ("gemma-2-9b-it模型", {"model.name": "gemma-2-9b-it"}),
 ])
 def test_ascii_terms_glued_to_chinese_are_read(text, expected):
     found = signals(text)
@@ -35,6 +39,7 @@ def test_ascii_terms_glued_to_chinese_are_read(text, expected):
     ("建议改用fp16", "precision"),  # advice is not the run's setting
     ("学习率2e-4x", "learning_rate"),
     ("用fp16x训练", "precision"),
+    ("用linuxbrew装的", "os"),
 ])
 def test_the_bounds_still_need_a_whole_ascii_term(text, absent):
     assert absent not in signals(text)
