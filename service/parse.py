@@ -104,7 +104,12 @@ _YAML_KEY = re.compile(r"^(\s*)(?:-\s+)?([A-Za-z_][\w.\-]*)\s*:(?:\s+(.*?))?\s*$
 _JSON_KEY = re.compile(r'^(\s*)"([^"]+)"\s*:\s*(.*?)\s*$')
 _ENV_ASSIGN = re.compile(r"(?:^|\s|export\s+)([A-Z][A-Z0-9_]{2,})=(\"[^\"]*\"|'[^']*'|\S+)")
 _FLAG = re.compile(r"(?:^|\s)--([A-Za-z][\w\-.]*)(?:=(\S+))?")
+# The key keeps Python's \w bound, which a CJK character before it also blocks ("没有设置save_only_model=False"): read
+# with ASCII bounds, that sentence's negation turned into the run's setting (a dev report's cause was ruled out).
 _KWARG = re.compile(r"(?<![\w.])([a-z_][a-z0-9_]*)\s*=\s*(\"[^\"]*\"|'[^']*'|[\w.\-+/:]+)")
+# A boolean or number written against Chinese text ("fp16=False时正常"): the value ends where the Chinese begins. A
+# path may hold Chinese ("/data/模型/qwen") and is left whole.
+_GLUED_SCALAR = re.compile(r"(?i)^(true|false|yes|no|none|null|[-+]?\d[\d.]*(?:e[-+]?\d+)?)(?=[^\x00-\x7f])")
 _URLISH = re.compile(r"^\s*(https?|ftp|file)\s*:")
 # Library warnings quote settings they recommend (`Use attn_implementation='eager'`): not the user's config.
 _ADVICE = re.compile(r"(?i)(warn|recommend|instead of|please (use|set)|you (should|can|may)|consider)")
@@ -197,7 +202,8 @@ def _flag_facts(line: Line) -> Iterable[Fact]:
 
 def _kwarg_facts(line: Line) -> Iterable[Fact]:
     for key, raw in _KWARG.findall(line.text):
-        yield Fact(key.lower(), key.lower(), scalar(raw), line, "kwarg")
+        glued = _GLUED_SCALAR.match(raw)
+        yield Fact(key.lower(), key.lower(), scalar(glued.group(1) if glued else raw), line, "kwarg")
 
 
 def _env_facts(line: Line) -> Iterable[Fact]:

@@ -67,11 +67,13 @@ def precision(parsed: Parsed, out: Scope) -> None:  # noqa: C901 - one branch pe
     if not candidates:
         # Prose ("8x A800, bf16 training"): only when exactly one precision is named, never in a library warning.
         prose = prose_lines(parsed)
+        # "fp16=False时正常": a precision the paste turns off is not the one it names
+        off = {f.key for f in facts if f.key in ("bf16", "fp16") and truthy(f.value) is False}
         levels = (([(_TRAINING_PRECISION, _precision_word)], None),
                   ([(_PROSE_PRECISION, _precision_word), (_PROSE_LIGHTNING, _setting_word)], _PROSE_ADVICE))
         for readers, advice in levels:
             # "train in bf16" beats a bare mention; several named at one level: nothing (which is the run's?)
-            named = named_values(prose, readers, advice)
+            named = {value: line for value, line in named_values(prose, readers, advice).items() if value not in off}
             if len(named) == 1:
                 candidates.extend(named.items())
                 break

@@ -40,6 +40,17 @@ def test_ascii_terms_glued_to_chinese_are_read(text, expected):
     ("学习率2e-4x", "learning_rate"),
     ("用fp16x训练", "precision"),
     ("用linuxbrew装的", "os"),
+    ("fp16=False时正常", "precision"),  # the glued value is False, and a precision turned off is not the run's
 ])
 def test_the_bounds_still_need_a_whole_ascii_term(text, absent):
     assert absent not in signals(text)
+
+
+@pytest.mark.parametrize("text, facts", [
+    ("fp16=False时正常，bf16=True时loss为0", [("fp16", False), ("bf16", True)]),
+    ("之前没有设置save_only_model=False", []),  # a key glued to the sentence before it is not read: negation
+    ("lr=2e-4训练qwen", [("lr", 0.0002)]),
+    ("model_name_or_path=/data/模型/qwen", [("model_name_or_path", "/data/模型/qwen")]),  # a path keeps its Chinese
+])
+def test_key_value_pairs_glued_to_chinese(text, facts):
+    assert [(f.key, f.value) for f in parse([Part("input", text)]).facts] == facts
