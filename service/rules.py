@@ -183,10 +183,15 @@ class RuleSet:
         return shards
 
     @cached_property
+    def _fixture_lines(self) -> list[Line]:
+        """The KB's fixture lines: realistic input, to warm the scans on and to measure literals' rarity on."""
+        return [Line("warm", i, text) for fixtures in self.catalogue.fixtures.values() for f in fixtures
+                for i, text in enumerate(f.text.splitlines(), start=1)]
+
+    @cached_property
     def _literals(self) -> LiteralIndex:
         """The patterns indexed by the literals each needs (service/prefilter.py), rarity taken from the fixtures."""
-        return LiteralIndex(self.patterns, (line for fixtures in self.catalogue.fixtures.values()
-                                            for fixture in fixtures for line in fixture.text.splitlines()))
+        return LiteralIndex(self.patterns, (line.text for line in self._fixture_lines))
 
     @cached_property
     def compiled(self) -> list[re2._Regexp]:
@@ -217,8 +222,7 @@ class RuleSet:
         """Build the RE2 DFA states on realistic lines (the KB's fixtures) before the first request: cold, the big
         set costs ~140 us per new line; warm, 3-13 us. `long_inputs=False` warms only the literal index short pastes
         use (a batch of short reports need not pay for the long-log path up front)."""
-        lines = [Line("warm", i, text) for fixtures in self.catalogue.fixtures.values() for f in fixtures
-                 for i, text in enumerate(f.text.splitlines(), start=1)]
+        lines = self._fixture_lines
         if long_inputs:
             self.scan(lines)  # the big sets
         for start in range(0, len(lines), SMALL_INPUT_LINES):  # the literal index, as a short paste uses it
