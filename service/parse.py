@@ -13,6 +13,7 @@ from collections.abc import Iterable
 
 from service.config import get_settings
 from service.models import Fact, Line, MetricRecord, Parsed, Part, Segment
+from service.prose_settings import prose_facts
 from service.text import numbered_frames
 
 # ---------------------------------------------------------------- scalar values
@@ -360,4 +361,6 @@ def parse_lines(lines: list[Line], metrics: list[MetricRecord], notes: list[str]
             facts.extend(_env_facts(line))
             if not _advice(text):
                 facts.extend(_kwarg_facts(line))
-    return Parsed(lines=lines, segments=_segments(lines, kinds), facts=facts, metrics=metrics, notes=notes)
+    # Settings stated in sentences come first: any config fact with the same key is later and wins (last_fact).
+    stated = [fact for line, kind in zip(lines, kinds, strict=False) if kind == "prose" for fact in prose_facts(line)]
+    return Parsed(lines=lines, segments=_segments(lines, kinds), facts=stated + facts, metrics=metrics, notes=notes)

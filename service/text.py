@@ -180,3 +180,15 @@ def strip_issue_form(text: str) -> str:
     for noise_line in (_VERSION_LISTING, TEMPLATE_CHECKBOX, _FORM_HEADING):
         text = noise_line.sub("", text)
     return _FENCE_TAG.sub(r"\1", text)
+
+
+# A clause: a Chinese paragraph is often one line, and "换了几次数据" (changed the data) three clauses after "开了
+# bf16" says nothing about the precision. Whether a setting is advice or the run's own is read in its clause.
+_CLAUSE_END = re.compile(r"[，。；！？;!?]|[,.](?=\s|$)")
+
+
+def clause(text: str, start: int, end: int) -> str:
+    """The clause of `text` that holds text[start:end]."""
+    left = max((m.end() for m in _CLAUSE_END.finditer(text, 0, start)), default=0)
+    right = _CLAUSE_END.search(text, end)
+    return text[left:right.start() if right else len(text)]

@@ -7,9 +7,10 @@ import re
 import re2
 
 from service.models import Line, Parsed
-from service.signals.facts import clause, first_match, prose_lines, prose_pattern
+from service.signals.facts import first_match, prose_lines, prose_pattern
 from service.signals.registry import Scope, extractor, signal
 from service.signals.tables import TABLES, scoped
+from service.text import clause
 
 _LAUNCH = re.compile(
     r"(?m)^[ \t]*(?:\$[ \t]*)?(?:(?:export\s+)?[A-Z_][A-Z0-9_]*=\S*\s+)*(?:nohup\s+)?"

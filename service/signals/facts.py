@@ -8,6 +8,7 @@ from collections.abc import Callable, Hashable, Sequence
 from typing import TypeVar
 
 from service.models import Fact, Line, Parsed
+from service.text import clause
 from service.textindex import TextIndex
 
 # Python's \b and \w count CJK characters as word characters, so an ASCII term written against Chinese text
@@ -56,18 +57,6 @@ def prose_lines(parsed: Parsed) -> list[Line]:
     """The paste's prose lines (and its first line, often a title), in order, at most PROSE_LINES."""
     return [line for seg in parsed.segments if seg.kind == "prose" or seg.lines[0] is parsed.lines[0]
             for line in seg.lines][:PROSE_LINES]
-
-
-# A clause: a Chinese paragraph is often one line, and "换了几次数据" (changed the data) three clauses after "开了
-# bf16" says nothing about the precision. Whether a setting is advice or the run's own is read in its clause.
-_CLAUSE_END = re.compile(r"[，。；！？;!?]|[,.](?=\s|$)")
-
-
-def clause(text: str, start: int, end: int) -> str:
-    """The clause of `text` that holds text[start:end]."""
-    left = max((m.end() for m in _CLAUSE_END.finditer(text, 0, start)), default=0)
-    right = _CLAUSE_END.search(text, end)
-    return text[left:right.start() if right else len(text)]
 
 
 V = TypeVar("V", bound=Hashable)
