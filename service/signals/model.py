@@ -17,6 +17,10 @@ _INSTRUCT = prose_pattern(r"(?i)(instruct|chat|-it\b|_it\b|sft|rlhf|dpo|assistan
 _BASE_EXPLICIT = prose_pattern(r"(?i)(-base\b|_base\b|\bbase\b)")  # "base模型": ASCII bounds
 _MOE = markers(TABLES.moe_markers)
 _MULTIMODAL = markers(TABLES.multimodal_markers)
+# A prose name followed by what kind of checkpoint it is: "Qwen2.5-7B base model", "qwen2-7b 的基座模型", "Llama-3-8B
+# instruct". Read only right after the name: elsewhere in the sentence "base" is often the other model.
+_PROSE_KIND_AFTER = re.compile(
+    r"(?i)\s{0,2}(?:的\s?)?(?:(base|基座|基础版|预训练版)|(instruct|chat|对话版|指令版))(?![A-Za-z])")
 _MODEL_KEYS = ("model_name_or_path", "pretrained_model_name_or_path", "base_model", "model_name", "model_id",
                "pretrain", "model_path", "model")
 _FROM_PRETRAINED = re.compile(r"from_pretrained\(\s*['\"]([^'\"]+)['\"]")
@@ -51,8 +55,9 @@ def model_family(name: str) -> str | None:
            "Model family from the name: qwen, qwen2, qwen2.5, qwen3, llama, llama2, llama3, mistral, mixtral, gemma, "
            "chatglm, glm4, baichuan, internlm, yi, deepseek, phi, minicpm, llava, ..."),
     signal("model.is_base", "bool",
-           "The model name is a base checkpoint (no Instruct/Chat/-it suffix). Not set from prose names, which often "
-           "drop the suffix."),
+           "The model name is a base checkpoint (no Instruct/Chat/-it suffix). From a name in prose only when the "
+           "prose says which (`Qwen2.5-7B-Base`, `Qwen2.5-7B base model`, `qwen2-7b 的基座模型`): prose often drops "
+           "the suffix."),
     signal("model.is_moe", "bool",
            "The model is a mixture-of-experts (Mixtral, *-MoE, A3B/A14B-style names, DeepSeek-V2/V3)."),
     signal("model.is_multimodal", "bool",
@@ -67,11 +72,12 @@ def model(parsed: Parsed, out: Scope) -> None:
         hit = first_match(out.index, _FROM_PRETRAINED) or first_match(out.index, _HUB_NAME)
         if hit:
             name, line = hit[0].group(1), hit[1]
-    from_prose = False
+    from_prose, kind_after = False, None
     if name is None:
         hit = first_match(out.index, _PROSE_MODEL)
         if hit:
             name, line, from_prose = hit[0].group(1), hit[1], True
+            kind_after = _PROSE_KIND_AFTER.match(hit[0].string, hit[0].end())
     experts = _moe_config(parsed)
     if experts is not None:  # the model's own config.json says so, whatever its name
         out.set("model.is_moe", True, [experts.line])
@@ -88,6 +94,8 @@ def model(parsed: Parsed, out: Scope) -> None:
     if (family or _BASE_EXPLICIT.search(label)) and (not from_prose or _BASE_EXPLICIT.search(label)):
         is_base = bool(_BASE_EXPLICIT.search(label)) or not _INSTRUCT.search(label)
         out.set("model.is_base", is_base, [line])
+    elif from_prose and kind_after is not None:
+        out.set("model.is_base", kind_after.group(1) is not None, [line])
     # Known family: absence of the marker is evidence (a text-only, dense model); unknown names say nothing.
     if (_MOE.search(name) or family) and experts is None:
         out.set("model.is_moe", bool(_MOE.search(name)), [line])

@@ -10,6 +10,14 @@ from service.signals.registry import Scope, extractor, signal
 from service.text import detect_lang
 
 _ERROR_HINT = re.compile(r"(?i)(Traceback \(most recent call last\)|\berror\b|exception|failed|killed|报错|错误)")
+# "没有报错", "no error is raised", "without any exception": the report says there was none. Silent failures (an
+# adapter that does nothing, LoRA that does not train) are told this way, and an error they do not have must not
+# count as one.
+_NO_ERROR = re.compile(
+    r"(?i)(没有|没|无|不|未)(任何)?(出现|看到|显示|遇到|产生)?(任何)?(报错|错误)|"
+    r"(?<![a-z])(no|without|not any|never an?|didn't|doesn't|does not|did not|isn't|is not|wasn't|was not)"
+    r"\s+(any\s+|an\s+|\w+\s+)?(errors?|exceptions?|failed|fails?)(?![a-z])"
+)
 
 
 @extractor(provides=[
@@ -35,7 +43,8 @@ def paste(parsed: Parsed, out: Scope) -> None:
     log_line = next((seg.lines[0] for seg in parsed.segments if seg.kind in log_kinds and seg.lines), None)
     if log_line is not None or parsed.metrics:
         out.set("input.has_log", True, [log_line] if log_line is not None else [parsed.metrics[0].line])
-    error_lines = out.index.lines_matching(_ERROR_HINT, 1)
+    error_lines = [line for line in out.index.lines_matching(_ERROR_HINT, 8)
+                   if _ERROR_HINT.search(_NO_ERROR.sub(" ", line.text))][:1]
     exception = out.get("exception.type")
     if exception is not None or error_lines:
         out.set("input.has_error", True, exception.lines if exception is not None else error_lines[:1])

@@ -202,3 +202,14 @@ def test_settings_in_markdown_emphasis_and_gpu_counts_in_prose():
 ])
 def test_visible_gpus_are_the_runs_not_the_workaround(text, expected):
     assert signals(text).get("gpus.visible") == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("LoRA on the Qwen2.5-7B base model, then it never stops", True),
+    ("用 qwen2-7b 的基座模型做 SFT，推理停不下来", True),
+    ("Llama-3-8B instruct 微调后输出乱码", False),
+    ("fine-tuning Qwen2.5-14B with LoRA", None),  # prose drops the suffix: says nothing
+    ("Qwen2.5-7B basically works, but the 14B does not", None),
+])
+def test_base_or_instruct_said_right_after_a_prose_model_name(text, expected):
+    assert signals(text).get("model.is_base") == expected
