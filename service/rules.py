@@ -18,6 +18,7 @@ from packaging.version import InvalidVersion, Version
 
 from service.kb import Article, Catalogue, Group, Matcher
 from service.models import Line, Signal
+from service.negation import mask_negated_symptoms
 from service.prefilter import LiteralIndex
 
 Status = Literal["holds", "fails", "unknown"]
@@ -208,9 +209,10 @@ class RuleSet:
                 continue
             found = memo.get(line.text)
             if found is None:
-                found = literals.match(line.text) if literals is not None else None
+                text = mask_negated_symptoms(line.text)  # "没有 nan" is no NaN symptom
+                found = literals.match(text) if literals is not None else None
                 if found is None:
-                    found = [offset + i for offset, shard in shards for i in (shard.Match(line.text) or ())]
+                    found = [offset + i for offset, shard in shards for i in (shard.Match(text) or ())]
                 memo[line.text] = found
             for index in found:
                 kept = hits.setdefault(index, [])
@@ -229,6 +231,7 @@ class RuleSet:
             self.scan(lines[start:start + SMALL_INPUT_LINES])
 
     def span(self, pattern: str, text: str) -> tuple[int, int] | None:
+        text = mask_negated_symptoms(text)  # as scan() saw it (same length: the offsets hold for the original)
         # An ASCII line searched as bytes: the same offsets, without the wrapper's byte-to-character mapping.
         match = self.compiled[self.index[pattern]].search(text.encode("ascii") if text.isascii() else text)
         return (match.start(), match.end()) if match else None
