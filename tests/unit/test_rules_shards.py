@@ -5,6 +5,7 @@ import random
 
 from service.kb import Catalogue
 from service.models import Line
+from service.negation import mask_negated_symptoms
 from service.rules import SMALL_INPUT_LINES, RuleSet
 from tests.kb_scale import scaled_catalogue
 
@@ -13,7 +14,7 @@ def _scan_sets(rules: RuleSet, lines: list[Line]) -> dict[int, list[int]]:
     found: dict[int, list[int]] = {}
     for line in lines:
         for offset, shard in rules._sets:
-            for i in shard.Match(line.text) or ():
+            for i in shard.Match(mask_negated_symptoms(line.text)) or ():  # as scan() reads a line
                 found.setdefault(offset + i, []).append(line.number)
     return {k: v[:5] for k, v in found.items()}
 
