@@ -125,6 +125,9 @@ def hardware(parsed: Parsed, out: Scope) -> None:
 
 # ---------------------------------------------------------------- versions
 
+# "升级到 4.53 后正常", "降级到 4.45 就好了", "pinning 4.45 fixed it": in prose, the version that fixed the run.
+_VERSION_WORKAROUND = re.compile(_WORKAROUND.pattern + r"|降级|回退|退回|\bdowngrad\w*|\brevert\w*")
+
 # version signal -> the package's spellings (kb/tables/packages.yaml)
 _PACKAGES: dict[str, str] = {e.signal: e.names for e in TABLES.packages}
 _VERSION_VALUE = r"v?(\d+\.\d+(?:\.\d+)?(?:(?:\.|-)?(?:dev|post|rc|a|b)\d*)?(?:\+[A-Za-z0-9_.]+)?)"
@@ -133,11 +136,30 @@ _VERSION_VALUE = r"v?(\d+\.\d+(?:\.\d+)?(?:(?:\.|-)?(?:dev|post|rc|a|b)\d*)?(?:\
 def _version_patterns(names: str) -> re.Pattern[str]:
     return re.compile(
         rf"(?i)(?<![A-Za-z0-9_\-/.])`?(?:{names})`?[ \t]*(?:(?:version|版本(?:是|为|号)?)[ \t]*)?"
-        rf"(?:[:=]=?|==|>=|[ \t]|(?<=[本是为号]))[ \t]*{_VERSION_VALUE}(?![A-Za-z0-9_])"
+        rf"(?:(?:升级|更新|换|装)(?:到|成|为|了)[ \t]*)?"
+        rf"(?:[:=]=?|==|>=|[ \t]|(?<=[本是为号到成了]))[ \t]*{_VERSION_VALUE}(?![A-Za-z0-9_])"
     )
 
 
 _VERSION_RES = {name: _version_patterns(pattern) for name, pattern in _PACKAGES.items()}
+
+
+def _run_version(out: Scope, pattern: re.Pattern[str],
+                 prose: set[tuple[str, int]]) -> tuple[re.Match[str], Line] | None:
+    """The version of a package that is the run's: the first outside prose (an environment listing, `pip list`, a
+    log line); else the first in prose that its clause does not report as the fix; else a requirement's lower bound
+    (`transformers>=4.41.2,<=4.48.1` in an error message says what is wanted, not what is installed)."""
+    said = bound = None
+    for match, line in out.index.finditer(pattern):
+        if ">=" in match.group(0):
+            bound = bound or (match, line)
+        elif (line.part, line.number) not in prose:
+            return match, line
+        elif said is None:
+            start = max(0, line.text.find(match.group(0)))
+            if not _VERSION_WORKAROUND.search(clause(line.text, start, start + len(match.group(0)))):
+                said = match, line
+    return said or bound
 _CUDA_VERSION = re.compile(r"(?i)(?:CUDA Version:\s*|cuda compilation tools, release\s*|\+cu|cuda\s*==?\s*|CUDA\s+)(\d"
     r"{2,3}(?:\.\d)?)")
 
@@ -172,8 +194,9 @@ _CUDA_VERSION = re.compile(r"(?i)(?:CUDA Version:\s*|cuda compilation tools, rel
            internal="shown in the chat's setup summary (ui/conversation.py); no matcher tests it yet"),
 ])
 def versions(parsed: Parsed, out: Scope) -> None:
+    prose = {(line.part, line.number) for line in prose_lines(parsed)}
     for name, pattern in _VERSION_RES.items():
-        hit = out.index.first(pattern)
+        hit = _run_version(out, pattern, prose)
         if hit:
             out.set(name, hit[0].group(1), [hit[1]])
     hit = first_match(out.index, _CUDA_VERSION)

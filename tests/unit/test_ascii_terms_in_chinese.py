@@ -54,3 +54,27 @@ def test_the_bounds_still_need_a_whole_ascii_term(text, absent):
 ])
 def test_key_value_pairs_glued_to_chinese(text, facts):
     assert [(f.key, f.value) for f in parse([Part("input", text)]).facts] == facts
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("transformers升级到4.53后训练就报错了", "4.53"),
+    ("transformers 更新到 4.52.4 之后开始卡住", "4.52.4"),
+    ("transformers降级到4.45后正常", None),  # the fix, not the failing run
+    ("把transformers换成4.46.0就好了", None),
+    ("with transformers 4.45.2 it works again", None),
+    ("transformers 4.53.0 fails; pinning transformers 4.45.2 fixed it", "4.53.0"),
+])
+def test_the_version_a_package_was_moved_to_is_the_runs_unless_it_was_the_fix(text, expected):
+    assert signals(text).get("version.transformers") == expected
+
+
+def test_an_environment_listing_wins_over_a_version_in_prose():
+    text = "同样的脚本，把 transformers 升级到 4.49.0 也没用\n\n- `transformers` version: 4.46.1\n- Python version: 3.10"
+    assert signals(text)["version.transformers"] == "4.46.1"
+
+
+def test_a_requirement_range_is_not_the_installed_version():
+    text = ("ImportError: transformers>=4.41.2,<=4.48.1 is required for a normal functioning of this module, "
+            "but found transformers==4.49.0.dev0.")
+    assert signals(text)["version.transformers"] == "4.49.0.dev0"
+    assert signals("pip install transformers>=4.41.2")["version.transformers"] == "4.41.2"  # nothing better said

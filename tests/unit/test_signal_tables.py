@@ -35,8 +35,9 @@ def signals(text: str) -> dict:
 # sha256 of every compiled pattern and lookup, taken from the Python tables before the move. A deliberate table
 # change updates this digest (and says so in its review); an accidental one fails here. Updated twice since the move:
 # the GLM-4.5/4.6 mixture-of-experts marker (2026-12-03); the version patterns bounded by ASCII word characters (a
-# version written against Chinese text, "transformers版本4.46.0训练") and reading `版本` / `版本是` (2026-12-04).
-_DIGEST_BEFORE_MOVE = "e74d6e832522da367afeb30f0f990740c62d36d048c23be390d2a58b8934947c"
+# version written against Chinese text, "transformers版本4.46.0训练") and reading `版本` / `版本是` (2026-12-04); the
+# version a package was upgraded or switched to ("transformers升级到4.53", "换成4.46.0") (2026-12-04, tenth session).
+_DIGEST_BEFORE_MOVE = "ce353edc9a0586ed4f5adb3789ece1ff4eeaba565460e939cbb959f5639ada7c"
 
 
 def _digest() -> str:
