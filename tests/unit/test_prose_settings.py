@@ -26,6 +26,8 @@ def signals(text: str) -> dict[str, object]:
     ("finetuning_type是lora，lora_target为all", "lora.target", "all"),
     ("I resumed a run that had save_only_model set to true and the loss jumped", "save_only_model", True),
     ("The run uses gradient_accumulation_steps of 8 and per_device_train_batch_size is 4", "batch_size", 4),
+    ("ZeRO-2 with overlap_comm true and contiguous_gradients true, the loss differs run to run",
+     "deepspeed.overlap_comm", True),
     ("with resize_vocab enabled the adapter no longer loads", "resize_vocab", None),  # read as a fact, no signal
 ])
 def test_a_stated_setting_is_read(text: str, signal: str, value: object) -> None:
