@@ -18,9 +18,10 @@ def outcome(text: str):
     "断点续训之后 loss 从 1.1 一下子跳到 3.0，看了一下 checkpoint 里只有模型权重。",
     "After resuming, the loss jumped from 0.9 to 2.7; the saved checkpoint has only the model weights.",
 ])
-def test_a_loss_jump_after_resume_and_a_weights_only_checkpoint_make_a_candidate(text):
+def test_a_loss_jump_after_resume_and_a_weights_only_checkpoint_confirm_the_cause(text):
+    # The checkpoint's contents are what save_only_model leaves out: the condition's evidence, not only a symptom.
     result = outcome(text)["resume-missing-optimizer-state"]
-    assert result.status == "candidate" and result.score >= 0.9  # save_only_model itself is still asked for
+    assert result.status == "diagnosed" and result.score >= 1.0
     assert {r.matcher.id for r in result.symptoms if r.status == "holds"} == {"loss-jump-after-resume",
                                                                              "missing-state-files"}
 
