@@ -26,6 +26,9 @@ _STATED = re.compile(
     _KEY + r"\s*(?:设置为|设置成|设置的是|设置了|设置|设为|设成|设的是|设的|配置为|配置成|配置的是|为|是|用的是|用的|"
     r"[:：]|(?:is |was )?set to|(is|was))\s*`?" + _VALUE + r"`?(?![A-Za-z0-9_.\-/])"
 )
+# "I set save_only_model to true", "把 cutoff_len 设成 4096" (the verb before the key).
+_SET_TO = re.compile(r"(?i)(?:\bset|设置?|把)\s*" + _KEY + r"\s*(?:to|为|成|设为|设成|设置为|设置成)\s*`?" + _VALUE
+                     + r"`?(?![A-Za-z0-9_.\-/])")
 # "with overlap_comm true and contiguous_gradients true": a boolean right after the key, no connector.
 _BARE_BOOL = re.compile(_KEY + r"[ \t]+`?(true|false|True|False|TRUE|FALSE)`?(?![A-Za-z0-9_])")
 _ON = re.compile(_KEY + r"\s*(?:是)?(开着|开启了?|打开了?|启用了?|开了|enabled|turned on)(?![A-Za-z])|"
@@ -75,6 +78,9 @@ def prose_facts(line: Line) -> Iterable[Fact]:
         # "X is Y" in English prose says a setting only with a number or a boolean ("eos_token is getting masked").
         if raw.lower() not in _NOT_VALUES and not (verb and isinstance(value, str)):
             found.append((match.start(), key, value))
+    for match in _SET_TO.finditer(text):
+        if match.group(2).lower() not in _NOT_VALUES:
+            found.append((match.start(), match.group(1), _scalar(match.group(2))))
     for match in _BARE_BOOL.finditer(text):
         found.append((match.start(), match.group(1), match.group(2).lower() == "true"))
     for pattern, value in ((_ON, True), (_OFF, False)):

@@ -28,6 +28,8 @@ def signals(text: str) -> dict[str, object]:
     ("The run uses gradient_accumulation_steps of 8 and per_device_train_batch_size is 4", "batch_size", 4),
     ("ZeRO-2 with overlap_comm true and contiguous_gradients true, the loss differs run to run",
      "deepspeed.overlap_comm", True),
+    ("I set save_only_model to true before the job was preempted", "save_only_model", True),
+    ("我设置 cutoff_len 为 4096 之后开始报错", "cutoff_len", 4096),
     ("with resize_vocab enabled the adapter no longer loads", "resize_vocab", None),  # read as a fact, no signal
 ])
 def test_a_stated_setting_is_read(text: str, signal: str, value: object) -> None:
@@ -48,6 +50,8 @@ def test_a_stated_setting_is_read(text: str, signal: str, value: object) -> None
     ("# gradient_accumulation_steps: 8", "grad_accum"),  # commented out in a config
     ("cutoff_len is too small for these images", "cutoff_len"),
     ("Try setting save_only_model to false", "save_only_model"),
+    ("You should set save_only_model to false", "save_only_model"),
+    ("把 cutoff_len 设成 4096 后正常了", "cutoff_len"),
     ("Built on Wed_Nov_22_10:17:15_PST_2023", "cutoff_len"),
 ])
 def test_a_setting_that_is_not_the_runs_is_not_read(text: str, signal: str) -> None:
