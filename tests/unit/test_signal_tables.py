@@ -36,8 +36,9 @@ def signals(text: str) -> dict:
 # change updates this digest (and says so in its review); an accidental one fails here. Updated twice since the move:
 # the GLM-4.5/4.6 mixture-of-experts marker (2026-12-03); the version patterns bounded by ASCII word characters (a
 # version written against Chinese text, "transformers版本4.46.0训练") and reading `版本` / `版本是` (2026-12-04); the
-# version a package was upgraded or switched to ("transformers升级到4.53", "换成4.46.0") (2026-12-04, tenth session).
-_DIGEST_BEFORE_MOVE = "ce353edc9a0586ed4f5adb3789ece1ff4eeaba565460e939cbb959f5639ada7c"
+# version a package was upgraded or switched to ("transformers升级到4.53", "换成4.46.0"), and DeepSeek-Coder-V2 (a
+# mixture of experts, like DeepSeek-V2) as MoE (2026-12-04, tenth session).
+_DIGEST_BEFORE_MOVE = "8b557e49208d138d031d3fa077cbb379d91c7f080dd26855b0dcdd21ef058d1e"
 
 
 def _digest() -> str:
