@@ -56,8 +56,8 @@ def model_family(name: str) -> str | None:
            "chatglm, glm4, baichuan, internlm, yi, deepseek, phi, minicpm, llava, ..."),
     signal("model.is_base", "bool",
            "The model name is a base checkpoint (no Instruct/Chat/-it suffix). From a name in prose only when the "
-           "prose says which (`Qwen2.5-7B-Base`, `Qwen2.5-7B base model`, `qwen2-7b 的基座模型`): prose often drops "
-           "the suffix."),
+           "prose says which (`Qwen2.5-7B-Base`, `Qwen2.5-7B base model`, `qwen2-7b 的基座模型`, "
+           "`Llama-3-8B-Instruct`): prose often drops the suffix."),
     signal("model.is_moe", "bool",
            "The model is a mixture-of-experts (Mixtral, *-MoE, A3B/A14B-style names, DeepSeek-V2/V3)."),
     signal("model.is_multimodal", "bool",
@@ -96,6 +96,8 @@ def model(parsed: Parsed, out: Scope) -> None:
         out.set("model.is_base", is_base, [line])
     elif from_prose and kind_after is not None:
         out.set("model.is_base", kind_after.group(1) is not None, [line])
+    elif from_prose and _INSTRUCT.search(label):  # a suffix written out ("Llama-3-8B-Instruct") is as explicit
+        out.set("model.is_base", False, [line])
     # Known family: absence of the marker is evidence (a text-only, dense model); unknown names say nothing.
     if (_MOE.search(name) or family) and experts is None:
         out.set("model.is_moe", bool(_MOE.search(name)), [line])

@@ -208,6 +208,8 @@ def test_visible_gpus_are_the_runs_not_the_workaround(text, expected):
     ("LoRA on the Qwen2.5-7B base model, then it never stops", True),
     ("用 qwen2-7b 的基座模型做 SFT，推理停不下来", True),
     ("Llama-3-8B instruct 微调后输出乱码", False),
+    ("Fine-tuning Llama-3-8B-Instruct with LoRA, it never stops", False),  # the suffix written out
+    ("qwen2.5-7b-chat 微调", False),
     ("fine-tuning Qwen2.5-14B with LoRA", None),  # prose drops the suffix: says nothing
     ("Qwen2.5-7B basically works, but the 14B does not", None),
 ])
