@@ -46,13 +46,16 @@ _CHANGE_OR_ADVICE = re.compile(
     r"(?<![a-z])(should|try|tried|recommend\w*|suggest\w*|instead|chang\w*|switch\w*|fix\w*|solv\w*|works?|worked)"
     r"(?![a-z])"
 )
-# Words a value slot can catch that are not values ("cutoff_len: too small", "grad_norm为nan" is a metric).
+# A sentence states a few settings; a line of hundreds is machine output, and each costs a clause search.
 MAX_PER_LINE = 16
+# Words a value slot can catch that are not values ("cutoff_len: too small", "grad_norm为nan" is a metric).
 _NOT_VALUES = {"nan", "inf", "too", "a", "an", "the", "not", "very", "set", "also", "still", "only", "just", "same",
                "different"}
 
 
 def _scalar(raw: str) -> object:
+    """A value as a sentence states it. Not parse.scalar: in prose "no" and "on" are words ("save_only_model is no
+    longer used"), not YAML booleans."""
     low = raw.lower()
     if low == "true":
         return True
@@ -88,7 +91,6 @@ def prose_facts(line: Line) -> Iterable[Fact]:
             key = match.group(1) or match.group(3)
             found.append((match.start(), key, value))
     seen: set[str] = set()
-    # A sentence states a few settings; a line of hundreds is machine output, and each costs a clause search.
     for start, key, value in sorted(found, key=lambda f: f[0])[:MAX_PER_LINE]:
         low = key.lower()
         whole = clause(text, start, start + len(key))

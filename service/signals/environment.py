@@ -160,6 +160,8 @@ def _run_version(out: Scope, pattern: re.Pattern[str],
             if not _VERSION_WORKAROUND.search(clause(line.text, start, start + len(match.group(0)))):
                 said = match, line
     return said or bound
+
+
 _CUDA_VERSION = re.compile(r"(?i)(?:CUDA Version:\s*|cuda compilation tools, release\s*|\+cu|cuda\s*==?\s*|CUDA\s+)(\d"
     r"{2,3}(?:\.\d)?)")
 

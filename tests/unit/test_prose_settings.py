@@ -30,14 +30,14 @@ def signals(text: str) -> dict[str, object]:
      "deepspeed.overlap_comm", True),
     ("I set save_only_model to true before the job was preempted", "save_only_model", True),
     ("我设置 cutoff_len 为 4096 之后开始报错", "cutoff_len", 4096),
-    ("with resize_vocab enabled the adapter no longer loads", "resize_vocab", None),  # read as a fact, no signal
 ])
 def test_a_stated_setting_is_read(text: str, signal: str, value: object) -> None:
-    if value is None:
-        facts = parse([Part("input", text)]).facts
-        assert [(f.key, f.value, f.source) for f in facts] == [("resize_vocab", True, "prose")]
-        return
     assert signals(text).get(signal) == value
+
+
+def test_a_setting_no_signal_reads_is_still_a_fact() -> None:
+    facts = parse([Part("input", "with resize_vocab enabled the adapter no longer loads")]).facts
+    assert [(f.key, f.value, f.source) for f in facts] == [("resize_vocab", True, "prose")]
 
 
 @pytest.mark.parametrize(("text", "signal"), [
