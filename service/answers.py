@@ -55,6 +55,7 @@ SIGNAL_WRITERS: dict[str, Callable[[Any], tuple[str, ...]]] = {
     "save_only_model": lambda v: (f"save_only_model: {str(bool(v)).lower()}",),
     "gpu.count": lambda v: (f"GPU number: {int(v)}",) + (("CUDA_VISIBLE_DEVICES=0",) if int(v) == 1 else ()),
     "version.transformers": lambda v: (f"transformers=={v}",),
+    "max_samples": lambda v: (f"max_samples: {int(v)}",),
 }
 
 # Line-pattern conditions whose "yes" can be written as a line the pattern matches.
@@ -128,6 +129,7 @@ _SETTINGS: dict[str, re.Pattern[str]] = {
 }
 _ON = re.compile(r"(?<![a-z])(on|true|enabled?|yes|use[sd]?|using|1)(?![a-z])|开启|打开|开了|启用|开着|用了|使用|是")
 _OFF = re.compile(r"(?<![a-z])(off|false|disabled?|not|no|without|0)(?![a-z])|关闭|关了|没开|未开|没有|没|不|未|否|无")
+_MAX_SAMPLES = re.compile(r"^(?:max_samples\s*(?:=|:|is|为|是|设为|设成)?\s*)?(-?\d+)$")
 _VERSION = re.compile(r"^(?:transformers\s*(?:==|=|:)?\s*)?v?(\d+\.\d+(?:\.\d+)?(?:\.?(?:dev|post|rc)\d*)?)$")
 # A one-line log or error is a paste even when it is short ("ValueError: bf16 not supported").
 _LOGGISH = re.compile(r"(?i)(error|exception|traceback|warn|assert|fail|killed|timeout|overflow|\bnan\b|\binf\b|"
@@ -274,6 +276,10 @@ def _for_question(clause: str, question: Question) -> Answer | None:
         match = _VERSION.match(clause)
         if match:
             return Answer("version.transformers", SIGNAL_WRITERS["version.transformers"](match.group(1)))
+    if question.signal == "max_samples":
+        match = _MAX_SAMPLES.match(clause)
+        if match:
+            return Answer("max_samples", SIGNAL_WRITERS["max_samples"](match.group(1)))
     return None
 
 

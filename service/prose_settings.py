@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable
 
 from service.models import Fact, Line
-from service.text import clause
+from service.text import NEGATED_OR_CONDITIONAL, clause
 
 # Lower case, as config names are (not `Wed_Nov_22`); not the right side of a comparison (`pad_token == eos_token:
 # True`); not a file name (`adapter_model.safetensors`).
@@ -23,24 +23,21 @@ _KEY = r"(?<![A-Za-z0-9_.\-/=])(?<!=\s)([a-z][a-z0-9]*(?:_[a-z0-9]+)+)(?![A-Za-z
 _VALUE = r"(true|false|True|False|TRUE|FALSE|[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?|[A-Za-z][A-Za-z0-9_.\-/]*)"
 # key, a connector, a value that ends at the first non-ASCII-word character (Chinese, space, punctuation).
 _STATED = re.compile(
-    _KEY + r"\s*(?:设置为|设置成|设置的是|设置了|设置|设为|设成|设的是|设的|配置为|配置成|配置的是|为|是|用的是|用的|"
+    _KEY + r"\s*(?:(?:设置为|设置成|设为|设成|配置为|配置成)了?|设置的是|设置了|设置|设的是|设的|配置的是|为|是|"
+    r"用的是|用的|"
     r"[:：]|(?:is |was )?set to|(is|was))\s*`?" + _VALUE + r"`?(?![A-Za-z0-9_.\-/])"
 )
 # "I set save_only_model to true", "把 cutoff_len 设成 4096" (the verb before the key).
-_SET_TO = re.compile(r"(?i)(?:\bset|设置?|把)\s*" + _KEY + r"\s*(?:to|为|成|设为|设成|设置为|设置成)\s*`?" + _VALUE
-                     + r"`?(?![A-Za-z0-9_.\-/])")
+_SET_TO = re.compile(r"(?i)(?:\bset|设置?|把)\s*" + _KEY + r"\s*(?:to|(?:为|成|设为|设成|设置为|设置成)了?)\s*`?"
+                     + _VALUE + r"`?(?![A-Za-z0-9_.\-/])")
 # "with overlap_comm true and contiguous_gradients true": a boolean right after the key, no connector.
 _BARE_BOOL = re.compile(_KEY + r"[ \t]+`?(true|false|True|False|TRUE|FALSE)`?(?![A-Za-z0-9_])")
 _ON = re.compile(_KEY + r"\s*(?:是)?(开着|开启了?|打开了?|启用了?|开了|enabled|turned on)(?![A-Za-z])|"
                  r"(?:开启了?|打开了?|启用了?|开了|enabled|turned on)\s*" + _KEY)
 _OFF = re.compile(_KEY + r"\s*(?:是)?(关着|关闭了?|关掉了?|关了|禁用了?|没开|disabled|turned off)(?![A-Za-z])|"
                   r"(?:关闭了?|关掉了?|关了|禁用了?|disabled|turned off)\s*" + _KEY)
-# Before the key in its clause: a negation or a condition ("没有设置…", "如果…", "whether …"). Anywhere in the clause:
+# Before the key in its clause: a negation or a condition (NEGATED_OR_CONDITIONAL). Anywhere in the clause:
 # advice, or the change that made it work ("改成 … 后正常", "try …"). Either way, not how the failing run was set.
-_NEGATED = re.compile(
-    r"(?i)没有|没|未|不|别|无需|无论|是否|如果|假如|若|"
-    r"(?<![a-z])(not|no|never|without|if|when|whether|don't|didn't|doesn't)(?![a-z])"
-)
 _CHANGE_OR_ADVICE = re.compile(
     r"(?i)建议|推荐|试试|尝试|应该|需要|改成|改为|换成|调成|调到|调小|调大|去掉|正常|解决|好了|"
     r"(?<![a-z])(should|try|tried|recommend\w*|suggest\w*|instead|chang\w*|switch\w*|fix\w*|solv\w*|works?|worked)"
@@ -95,7 +92,7 @@ def prose_facts(line: Line) -> Iterable[Fact]:
         low = key.lower()
         whole = clause(text, start, start + len(key))
         before = whole[:whole.find(key)]
-        if low in seen or _NEGATED.search(before) or _CHANGE_OR_ADVICE.search(whole):
+        if low in seen or NEGATED_OR_CONDITIONAL.search(before) or _CHANGE_OR_ADVICE.search(whole):
             continue
         seen.add(low)
         yield Fact(low, low, value, line, "prose")

@@ -192,3 +192,16 @@ def clause(text: str, start: int, end: int) -> str:
     left = max((m.end() for m in _CLAUSE_END.finditer(text, 0, start)), default=0)
     right = _CLAUSE_END.search(text, end)
     return text[left:right.start() if right else len(text)]
+
+
+# Words that, before a term in its clause, negate it or make it a condition: "没有设置 …", "如果 …", "no torchrun".
+NEGATED_OR_CONDITIONAL = re.compile(
+    r"(?i)没有|没|未|不|别|无需|无论|是否|如果|假如|若|"
+    r"(?<![a-z])(not|no|never|without|if|when|whether|don't|didn't|doesn't)(?![a-z])"
+)
+
+
+def negated_before(text: str, start: int, end: int) -> bool:
+    """Whether the clause holding text[start:end] negates or conditions it before it starts."""
+    left = max((m.end() for m in _CLAUSE_END.finditer(text, 0, start)), default=0)
+    return NEGATED_OR_CONDITIONAL.search(text, left, start) is not None

@@ -43,6 +43,7 @@ CHECKPOINTING = ("gradient_checkpointing", "lora-frozen-under-gradient-checkpoin
 SAVE_ONLY = ("save_only_model", "resume-missing-optimizer-state")
 MOE = ("model.is_moe", "moe-hang-after-transformers-upgrade")
 VERSION = ("version.transformers", "moe-hang-after-transformers-upgrade")
+MAX_SAMPLES = ("max_samples", "max-samples-empty-dataset")
 
 # (question, reply, the signals the answer lines must produce)
 TO_FACTS = [
@@ -72,6 +73,8 @@ TO_FACTS = [
     (SAVE_ONLY, "对", {"save_only_model": True}),
     (VERSION, "4.55.2", {"version.transformers": "4.55.2"}),
     (VERSION, "transformers 4.53.0", {"version.transformers": "4.53.0"}),
+    (MAX_SAMPLES, "-1", {"max_samples": -1}),
+    (MAX_SAMPLES, "max_samples: 1000", {"max_samples": 1000}),
     (None, "single GPU", {"gpu.count": 1, "gpus.visible": 1}),
     (None, "单卡", {"gpu.count": 1, "gpus.visible": 1}),
     (None, "一张卡", {"gpu.count": 1}),

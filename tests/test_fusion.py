@@ -163,8 +163,9 @@ def test_a_chinese_symptom_paragraph_gets_the_cause_ranked(rules, retriever):
 
 
 @pytest.mark.parametrize("paste", [
-    "LoRA 训练完用 vllm 加载 adapter 推理，输出和原始模型一模一样，训练 loss 是正常下降的。",
-    "After LoRA training, serving the adapter with vLLM gives exactly the same text as the base model.",
+    # Nothing says how the adapter is loaded for inference (a vLLM or PeftModel path would confirm the cause).
+    "LoRA 训练完推理，输出和原始模型一模一样，训练 loss 是正常下降的。",
+    "After LoRA training, the fine-tuned model gives exactly the same text as the base model.",
 ])
 def test_an_abstention_ends_in_a_question(rules, retriever, paste, monkeypatch):
     monkeypatch.setattr(retriever.model, "threshold", 1.01)  # nothing is probable enough: it must abstain

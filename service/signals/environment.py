@@ -10,19 +10,22 @@ from service.models import Line, Parsed
 from service.signals.facts import first_match, prose_lines, prose_pattern
 from service.signals.registry import Scope, extractor, signal
 from service.signals.tables import TABLES, scoped
-from service.text import clause
+from service.text import clause, negated_before
 
 _LAUNCH = re.compile(
     r"(?m)^[ \t]*(?:\$[ \t]*)?(?:(?:export\s+)?[A-Z_][A-Z0-9_]*=\S*\s+)*(?:nohup\s+)?"
     r"(python3?(?:\s+-m\s+(torch\.distributed\.(?:run|launch)))?|torchrun|accelerate\s+launch|deepspeed|"
     r"llamafactory-cli|swift|axolotl)\b"
+    # followed by a command's argument, not by a sentence ("deepspeed 配置里…") or a key's colon ("deepspeed: ds.json")
+    r"(?=[ \t]+[-\w./$'\"~=]|[ \t]*$)(?![ \t]+[^\x00-\x7f])"
 )
 _VISIBLE = re.compile(r"CUDA_VISIBLE_DEVICES\s*=\s*['\"]?([0-9](?:\s*,\s*[0-9]+)*)")
 
 
 @extractor(provides=[
     signal("launcher", "str",
-           "How training was started: python, torchrun, accelerate, deepspeed, llamafactory-cli, swift."),
+           "How training was started: python, torchrun, accelerate, deepspeed, llamafactory-cli, swift (a command line;"
+           " else torchrun or accelerate named in prose)."),
     signal("gpus.visible", "int", "Number of GPUs in CUDA_VISIBLE_DEVICES."),
 ])
 def launch(parsed: Parsed, out: Scope) -> None:
@@ -37,6 +40,8 @@ def launch(parsed: Parsed, out: Scope) -> None:
             launches.append(("accelerate", line))
         else:
             launches.append((word.split()[0], line))
+    if not launches:
+        launches = _prose_launch(parsed)
     if launches:
         kind, line = launches[-1]
         out.set("launcher", kind, [line])
@@ -44,6 +49,29 @@ def launch(parsed: Parsed, out: Scope) -> None:
     if visible:
         count = len([d for d in visible[0].group(1).split(",") if d.strip()])
         out.set("gpus.visible", count, [visible[1]])
+
+
+# A distributed launcher named in a sentence ("用 torchrun --nproc_per_node 4 启动", "launched with accelerate launch"):
+# only the launchers' own names and torchrun's flag, which nothing else uses. Plain `python` in prose is left to the
+# articles' own patterns, and bare "deepspeed" names the library as often as its launcher.
+_PROSE_LAUNCH = re.compile(r"(?i)(?<![A-Za-z0-9_-])(torchrun|accelerate\s+launch|python3?\s+-m\s+torch\.distributed\."
+                           r"(?:run|launch)|--nproc[_-]per[_-]node|FORCE_TORCHRUN\s*=\s*(?:1|true))(?![A-Za-z0-9_])")
+# ... unless the clause offers the launcher as advice or as what was tried next ("should I use torchrun?").
+_LAUNCH_ADVICE = re.compile(r"(?i)\b(?:should|instead|try|tried|suggest\w*|recommend\w*|could|whether)\b|[?？]|"
+                            r"建议|应该|改用|换成|换用|试试|尝试|是否|要不要|能否")
+
+
+def _prose_launch(parsed: Parsed) -> list[tuple[str, Line]]:
+    found: list[tuple[str, Line]] = []
+    for line in prose_lines(parsed):
+        for match in _PROSE_LAUNCH.finditer(line.text):
+            around = clause(line.text, match.start(), match.end())
+            if (_WORKAROUND.search(around) or _LAUNCH_ADVICE.search(around)
+                    or negated_before(line.text, match.start(), match.end())):  # "no torchrun", "没有用 torchrun"
+                continue
+            word = match.group(1).lower()
+            found.append(("accelerate" if word.startswith("accelerate") else "torchrun", line))
+    return found
 
 
 # "with CUDA_VISIBLE_DEVICES=0 it works", "设置 CUDA_VISIBLE_DEVICES=0 后能运行": the setting that made the run work,

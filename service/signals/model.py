@@ -248,6 +248,7 @@ def _number(fact: Fact | None) -> float | None:
            "Evaluation or prediction runs (do_eval, do_predict, predict_with_generate, eval_strategy)."),
     signal("eval.batch_size", "int", "per_device_eval_batch_size."),
     signal("dataset", "str", "Dataset name(s) as configured."),
+    signal("max_samples", "int", "LLaMA-Factory's per-dataset sample cap (max_samples; unset means every sample)."),
 ])
 def training_args(parsed: Parsed, out: Scope) -> None:  # noqa: C901 - one branch per TrainingArguments field read
     facts = parsed.facts
@@ -269,6 +270,7 @@ def training_args(parsed: Parsed, out: Scope) -> None:  # noqa: C901 - one branc
     number_signal("max_grad_norm", ("max_grad_norm", "gradient_clipping"), float)
     number_signal("eval.batch_size", ("per_device_eval_batch_size", "eval_batch_size"), int)
     number_signal("lora.rank", ("lora_rank", "lora_r"), int)
+    number_signal("max_samples", ("max_samples",), int)
 
     for name, keys in (("save_only_model", ("save_only_model",)),
                        ("gradient_checkpointing", ("gradient_checkpointing",))):

@@ -30,6 +30,8 @@ def signals(text: str) -> dict[str, object]:
      "deepspeed.overlap_comm", True),
     ("I set save_only_model to true before the job was preempted", "save_only_model", True),
     ("我设置 cutoff_len 为 4096 之后开始报错", "cutoff_len", 4096),
+    ("想用全部数据，就把 max_samples 设成了 -1", "max_samples", -1),
+    ("cutoff_len 设置成了 2048，还是爆显存", "cutoff_len", 2048),
 ])
 def test_a_stated_setting_is_read(text: str, signal: str, value: object) -> None:
     assert signals(text).get(signal) == value
@@ -84,3 +86,11 @@ def test_a_line_of_many_statements_stays_cheap() -> None:
     facts = parse([Part("input", line + "\n" + tokens)]).facts
     assert time.perf_counter() - started < 0.5
     assert len([f for f in facts if f.source == "prose" and f.line.number == 1]) == 16
+
+
+@pytest.mark.parametrize("text", [
+    "bf16 on. loss 0.0 and grad_norm nan from step 10. With fp16 the same job trains normally.",
+    "bf16 training gives nan; fp16 works.",
+])
+def test_the_precision_a_sentence_says_works_is_the_workaround_not_the_run(text: str) -> None:
+    assert signals(text).get("precision") == "bf16"

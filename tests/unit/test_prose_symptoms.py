@@ -30,3 +30,19 @@ def test_same_reward_in_every_group_said_in_prose_confirms_grpo_zero_advantage()
     result = outcome("用 trl 的 GRPOTrainer 训练，loss 一直是 0，每组生成的 reward 都一样。")
     assert result["grpo-zero-advantage"].status == "diagnosed"
     assert result["all-labels-masked-empty-targets"].status == "ruled_out"  # a GRPO loss has no labels to mask
+
+
+@pytest.mark.parametrize("text", [
+    "SFT 之后模型答完不停，一直输出到 max_new_tokens。回头看代码，拼接样本时没有在每条回答后面加 eos_token。",
+    "After SFT the model never stops generating until max_new_tokens; the eos token was not appended to the answers.",
+])
+def test_eos_left_out_of_the_samples_said_in_prose_confirms_missing_eos(text):
+    # Without the condition the group default still names the cause, at a symptom-only score and `defaulted`.
+    result = outcome(text)["missing-eos-no-stop"]
+    assert result.status == "diagnosed" and not result.defaulted
+    assert any(r.matcher.id == "eos-missing-in-samples" and r.status == "holds" for r in result.conditions)
+
+
+def test_answers_like_the_original_model_behind_vllm_confirm_the_ignored_adapter():
+    result = outcome("LoRA 微调 Qwen2.5-7B-Instruct，训练 loss 正常下降。用 vllm serve 起服务测试，回答和原始模型一模一样。")
+    assert result["adapter-not-applied-at-inference"].status == "diagnosed"
