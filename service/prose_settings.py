@@ -33,9 +33,9 @@ _SET_TO = re.compile(r"(?i)(?:\bset|设置?|把)\s*" + _KEY + r"\s*(?:to|(?:为|
 # "with overlap_comm true and contiguous_gradients true": a boolean right after the key, no connector.
 _BARE_BOOL = re.compile(_KEY + r"[ \t]+`?(true|false|True|False|TRUE|FALSE)`?(?![A-Za-z0-9_])")
 _ON = re.compile(_KEY + r"\s*(?:是)?(开着|开启了?|打开了?|启用了?|开了|enabled|turned on)(?![A-Za-z])|"
-                 r"(?:开启了?|打开了?|启用了?|开了|enabled|turned on)\s*" + _KEY)
+                 r"(?:开启了?|打开了?|启用了?|开了|开着|enabled|turned on)\s*" + _KEY)
 _OFF = re.compile(_KEY + r"\s*(?:是)?(关着|关闭了?|关掉了?|关了|禁用了?|没开|disabled|turned off)(?![A-Za-z])|"
-                  r"(?:关闭了?|关掉了?|关了|禁用了?|disabled|turned off)\s*" + _KEY)
+                  r"(?:关闭了?|关掉了?|关了|关着|禁用了?|disabled|turned off)\s*" + _KEY)
 # Before the key in its clause: a negation or a condition (NEGATED_OR_CONDITIONAL). Anywhere in the clause:
 # advice, or the change that made it work ("改成 … 后正常", "try …"). Either way, not how the failing run was set.
 _CHANGE_OR_ADVICE = re.compile(

@@ -32,6 +32,7 @@ def signals(text: str) -> dict[str, object]:
     ("我设置 cutoff_len 为 4096 之后开始报错", "cutoff_len", 4096),
     ("想用全部数据，就把 max_samples 设成了 -1", "max_samples", -1),
     ("cutoff_len 设置成了 2048，还是爆显存", "cutoff_len", 2048),
+    ("yaml 里开着 save_only_model", "save_only_model", True),
 ])
 def test_a_stated_setting_is_read(text: str, signal: str, value: object) -> None:
     assert signals(text).get(signal) == value

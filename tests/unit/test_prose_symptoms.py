@@ -35,6 +35,7 @@ def test_same_reward_in_every_group_said_in_prose_confirms_grpo_zero_advantage()
 @pytest.mark.parametrize("text", [
     "SFT 之后模型答完不停，一直输出到 max_new_tokens。回头看代码，拼接样本时没有在每条回答后面加 eos_token。",
     "After SFT the model never stops generating until max_new_tokens; the eos token was not appended to the answers.",
+    "自己写的 SFT 脚本，拼数据时回答后面没有加 <|im_end|>，训练后模型答完不会停，一直生成到 max_new_tokens。",
 ])
 def test_eos_left_out_of_the_samples_said_in_prose_confirms_missing_eos(text):
     # Without the condition the group default still names the cause, at a symptom-only score and `defaulted`.
