@@ -60,6 +60,10 @@ def _prose_nan_after_healthy(parsed: Parsed) -> Line | None:
            "1-based index of the first record with a NaN loss or grad_norm.",
            internal="reported with the diagnosis (JSON `signals`); no matcher tests it yet"),
     signal("metrics.diverged", "bool", "Finite loss fell, then climbed back to at least twice its lowest value."),
+    signal("metrics.restart_jump", "bool",
+           "Mid-run, the learning rate falls to a tenth or less of the record before while the epoch goes on, and the "
+           "loss rises to at least 1.5 times the record before: the schedule restarted (a resume without its "
+           "scheduler and optimizer state)."),
     signal("metrics.healthy", "bool",
            "Training looks healthy: finite non-zero losses and grad_norms, no NaN in any record."),
     signal("metrics.initial_loss", "float", "First logged training loss."),
@@ -120,6 +124,10 @@ def metric_series(parsed: Parsed, out: Scope) -> None:  # noqa: C901 - one pass 
     if lr_zero_nan:
         out.set("metrics.nan_at_lr_zero", True, lr_zero_nan[:3])
 
+    restart = _restart_jump(records)
+    if restart is not None:
+        out.set("metrics.restart_jump", True, list(restart))
+
     if all(healthy(r) for r in records) and any("grad_norm" in r.values for r in records):
         out.set("metrics.healthy", True, all_lines[:1])
 
@@ -134,6 +142,20 @@ def metric_series(parsed: Parsed, out: Scope) -> None:  # noqa: C901 - one pass 
         later = [(r, v) for r, v in finite[low_index + 1:] if v >= 2 * low]
         if fell and later:
             out.set("metrics.diverged", True, [finite[low_index][0].line, later[0][0].line])
+
+
+_RESTART_KEYS = ("learning_rate", "loss", "epoch")
+
+
+def _restart_jump(records: list[MetricRecord]) -> tuple[Line, Line] | None:
+    """The first pair of consecutive records where the schedule restarted under a loss jump (see the signal)."""
+    for before, after in zip(records, records[1:], strict=False):
+        if not all(_finite(r.values.get(k)) for r in (before, after) for k in _RESTART_KEYS):
+            continue
+        (lr0, loss0, epoch0), (lr1, loss1, epoch1) = ([r.values[k] for k in _RESTART_KEYS] for r in (before, after))
+        if epoch0 > 0 and epoch1 >= epoch0 and lr0 > 0 and lr1 <= lr0 / 10 and loss0 > 0 and loss1 >= 1.5 * loss0:
+            return before.line, after.line
+    return None
 
 
 _GA_LOSS = re.compile(

@@ -1,0 +1,33 @@
+"""metrics.restart_jump: the schedule restarted mid-run under a loss jump (a resume without its scheduler and
+optimizer state), and nothing else a log commonly shows."""
+
+from __future__ import annotations
+
+import pytest
+
+from service.models import Part
+from service.parse import parse
+from service.signals import extract_signals
+
+
+def restart_jump(log: str) -> bool:
+    return "metrics.restart_jump" in extract_signals(parse([Part("input", log)]))
+
+
+def test_lr_back_at_the_start_and_the_loss_up_mid_epoch() -> None:
+    assert restart_jump("{'loss': 0.61, 'grad_norm': 0.8, 'learning_rate': 4.1e-05, 'epoch': 1.9}\n"
+                        "{'loss': 1.72, 'grad_norm': 5.3, 'learning_rate': 1e-06, 'epoch': 1.91}")
+
+
+@pytest.mark.parametrize("log", [
+    # warmup at the very start: epoch 0
+    "{'loss': 2.1, 'learning_rate': 1e-05, 'epoch': 0.0}\n{'loss': 3.4, 'learning_rate': 1e-07, 'epoch': 0.0}",
+    # the lr decays as scheduled and the loss climbs slowly (divergence, not a restart)
+    "{'loss': 0.9, 'learning_rate': 5e-05, 'epoch': 1.0}\n{'loss': 1.0, 'learning_rate': 4.9e-05, 'epoch': 1.1}",
+    # a new run: the epoch starts again (two runs pasted one after the other)
+    "{'loss': 0.6, 'learning_rate': 4e-05, 'epoch': 2.0}\n{'loss': 2.2, 'learning_rate': 1e-06, 'epoch': 0.01}",
+    # the lr restarts but the loss does not jump (resumed with its state, or a planned schedule)
+    "{'loss': 0.6, 'learning_rate': 4e-05, 'epoch': 2.0}\n{'loss': 0.62, 'learning_rate': 1e-06, 'epoch': 2.01}",
+])
+def test_ordinary_schedules_and_new_runs_are_not_a_restart(log: str) -> None:
+    assert not restart_jump(log)
