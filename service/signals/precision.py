@@ -7,6 +7,7 @@ import re
 from service.models import Line, Parsed
 from service.signals.facts import first_match, last_fact, named_values, prose_lines, prose_pattern, truthy
 from service.signals.registry import Scope, extractor, signal
+from service.text import clause
 
 _PROSE_PRECISION = re.compile(r"(?i)(?<![A-Za-z0-9_-])(bf16|fp16|bfloat16|float16|fp32|float32)(?![A-Za-z0-9_-])")
 _PRECISION_WORDS = {"bf16": "bf16", "bfloat16": "bf16", "fp16": "fp16", "float16": "fp16", "fp32": "fp32",
@@ -28,7 +29,13 @@ _PROSE_ADVICE = re.compile(r"(?i)(warn|recommend|instead|switch|chang|改|换|�
                            r"\bworks?\b|\bworked\b|trains? (?:fine|normally|ok|okay|well)\b|\bis fine\b)")
 
 
-def _precision_word(match: re.Match[str]) -> str:
+# "用的是 bf16 不是 fp16", "not fp16": the precision named right after a denial is not the run's.
+_DENIED_JUST_BEFORE = re.compile(r"(?i)(不是|并非|没有用?|没用|不用|没开|(?<![a-z])(not|no|without|isn't|wasn't))\s*$")
+
+
+def _precision_word(match: re.Match[str]) -> str | None:
+    if _DENIED_JUST_BEFORE.search(match.string, max(0, match.start() - 12), match.start()):
+        return None
     word = next(g for g in match.groups() if g) if match.groups() else match.group(0)
     return _PRECISION_WORDS[word.lower()]
 
@@ -129,9 +136,19 @@ def _stages_named(out: Scope) -> dict[int, Line]:
     return named
 
 
+# A line that says DeepSpeed is not used: "没有用 deepspeed", "不用DeepSpeed", "without DeepSpeed", "deepspeed 没开".
+_NO_DEEPSPEED = re.compile(
+    r"(?i)(没有用|没用|没有使用|不用|不使用|未使用|未用|没开|没有开|\bwithout|\bno|\bnot using|\bnot use|"
+    r"\b(?:do|did|does)\s?n[o']?t use)\s*(?:任何\s*|any\s+)?deepspeed|deepspeed\s*(?:没开|没有开|关了|关闭了?|未开启)"
+)
+
+_WORKS = re.compile(r"(?i)\bworks?\b|\bworked\b|\bfine\b|正常|可以|没问题|就好|解决")
+
+
 @extractor(provides=[
     signal("deepspeed.enabled", "bool",
-           "DeepSpeed is used (a config file, a `deepspeed` key or launcher, or its log lines)."),
+           "DeepSpeed is used (a config file, a `deepspeed` key or launcher, or its log lines); false when the only "
+           "mentions say it is not (`没有用 deepspeed`, `without DeepSpeed`), and then `deepspeed.stage` is 0."),
     signal("deepspeed.stage", "int",
            "ZeRO stage (from the JSON, an accelerate config, or a config file name like ds_z3)."),
     signal("deepspeed.overlap_comm", "bool", "`overlap_comm` in the DeepSpeed zero_optimization section."),
@@ -142,10 +159,21 @@ def deepspeed(parsed: Parsed, out: Scope) -> None:
     config = last_fact(facts, "deepspeed", "deepspeed_config", "deepspeed_config_file")
     if config is not None and config.value not in (False, None, "", "null"):
         out.set("deepspeed.enabled", True, [config.line])
-    else:
-        line_with_ds = next((line for line in parsed.lines if "deepspeed" in line.text.lower()), None)
-        if line_with_ds is not None:
-            out.set("deepspeed.enabled", True, [line_with_ds])
+    said_no: Line | None = None  # set when the only mentions of DeepSpeed deny it
+    if config is None or config.value in (False, None, "", "null"):
+        for line in parsed.lines:
+            if "deepspeed" not in line.text.lower():
+                continue
+            if "deepspeed" in _NO_DEEPSPEED.sub(" ", line.text).lower():  # a mention no denial covers
+                out.set("deepspeed.enabled", True, [line])
+                said_no = None
+                break
+            # "没有用 deepspeed 的时候正常", "works without DeepSpeed": the comparison that works, not this run
+            denied = any(not _WORKS.search(clause(line.text, m.start(), m.end()))
+                         for m in _NO_DEEPSPEED.finditer(line.text))
+            said_no = said_no or (line if denied else None)
+        if said_no is not None:
+            out.set("deepspeed.enabled", False, [said_no])
     # LLaMA-Factory's `stage: sft` is the training stage, not ZeRO: a `stage` key counts inside zero_optimization
     # (a JSON config, or the dotted `zero_optimization.stage` of an override).
     stage = next((f for f in reversed(facts) if f.value is not None and (
@@ -164,6 +192,8 @@ def deepspeed(parsed: Parsed, out: Scope) -> None:
         if len(named) == 1:  # "ZeRO-3 works, ZeRO-2 gives NaN": which is this run's? Neither, for a rule.
             value, line = next(iter(named.items()))
             out.set("deepspeed.stage", value, [line])
+    if said_no is not None and not out.has("deepspeed.stage"):  # no DeepSpeed: no ZeRO sharding either
+        out.set("deepspeed.stage", 0, [said_no])
     overlap = last_fact(facts, "overlap_comm")
     if overlap is not None and truthy(overlap.value) is not None:
         out.set("deepspeed.overlap_comm", truthy(overlap.value), [overlap.line])

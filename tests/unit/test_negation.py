@@ -20,6 +20,9 @@ from service.signals import extract_signals
     ("loss 不为 0，但是一直不下降", "0"),
     ("the loss is not 0 and grad_norm is fine", "0"),
     ("a non-zero loss that never moves", "zero"),
+    ("训练不是 OOM，显存只用了一半", "OOM"),
+    ("没有爆显存，进程却被杀了", "爆显存"),
+    ("It is not an out of memory error, the process just disappears", "out of memory"),
 ])
 def test_a_negated_symptom_word_is_blanked(text: str, word: str) -> None:
     masked = mask_negated_symptoms(text)
@@ -36,6 +39,8 @@ def test_a_negated_symptom_word_is_blanked(text: str, word: str) -> None:
     "Nothing changed and the loss is nan",
     "bf16 下 loss 为 0，grad_norm 为 nan",
     "lora_B nonzero: 0/128",  # a count's label, not a negation
+    "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB",
+    "显存不足，batch size 已经是 1 了",
 ])
 def test_a_symptom_that_is_there_is_kept(text: str) -> None:
     assert mask_negated_symptoms(text) == text

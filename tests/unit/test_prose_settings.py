@@ -92,6 +92,8 @@ def test_a_line_of_many_statements_stays_cheap() -> None:
 @pytest.mark.parametrize("text", [
     "bf16 on. loss 0.0 and grad_norm nan from step 10. With fp16 the same job trains normally.",
     "bf16 training gives nan; fp16 works.",
+    "我用的是 bf16 不是 fp16，loss 突然变成 nan。",
+    "not fp16 but bf16 training, and the loss is nan",
 ])
 def test_the_precision_a_sentence_says_works_is_the_workaround_not_the_run(text: str) -> None:
     assert signals(text).get("precision") == "bf16"

@@ -1,5 +1,6 @@
-"""The launcher named in a sentence: torchrun / accelerate launch (and torchrun's own flag) read as `launcher` when
-no command line names one; advice, a question or the launcher that fixed it is not the run's."""
+"""How the run was set up, said in sentences. The launcher (torchrun / accelerate launch, and torchrun's own flag)
+is read when no command line names one; advice, a question or the launcher that fixed it is not the run's. "No
+DeepSpeed" is read as no ZeRO stage, unless it is the comparison that works."""
 
 from __future__ import annotations
 
@@ -47,3 +48,25 @@ def test_a_launcher_the_report_says_it_did_not_use_is_not_read(text: str) -> Non
 def test_a_command_line_wins_over_prose() -> None:
     text = "I tried torchrun first, now:\npython train.py --model llama --bf16"
     assert launcher(text) == "python"
+
+
+def deepspeed_signals(text: str) -> tuple[object, object]:
+    found = extract_signals(parse([Part("input", text)]))
+    return tuple(found[n].value if n in found else None for n in ("deepspeed.enabled", "deepspeed.stage"))
+
+
+@pytest.mark.parametrize("text", [
+    "没有用 deepspeed，单卡训练，loss 变成 nan",
+    "Single GPU, without DeepSpeed, and the loss is nan from step 3",
+    "deepspeed 没开，也是一样的报错",
+])
+def test_a_report_that_says_it_does_not_use_deepspeed_has_no_zero_stage(text: str) -> None:
+    assert deepspeed_signals(text) == (False, 0)
+
+
+@pytest.mark.parametrize("text", [
+    "Trainer + DeepSpeed: the lr never changes, while without DeepSpeed the schedule moves it",
+    "ds_config.json 里 stage 3，没有用 deepspeed 的时候正常",
+])
+def test_a_comparison_with_a_run_without_deepspeed_is_not_a_denial(text: str) -> None:
+    assert deepspeed_signals(text) != (False, 0)
