@@ -24,6 +24,7 @@ PARAGRAPHS = [
 
 
 def main() -> None:
+    from benchmarks.written_reports import outcome
     from service.config import apply_offline_env
 
     apply_offline_env()
@@ -31,23 +32,16 @@ def main() -> None:
     from service.retrieval import open_retriever
 
     rules, retriever = load_rules(), open_retriever()
-    counts = {"answered": 0, "named first": 0, "top 3": 0, "missed": 0}
+    counts = {"answered": 0, "named first": 0, "top 3": 0, "missed": 0, "wrong first": 0}
     print("| expected | outcome | first | probability |")
     print("|---|---|---|---|")
     for expected, text in PARAGRAPHS:
         result = diagnose(text, rules=rules, retriever=retriever)
         ranked = [(d.id, d.confidence) for d in result.diagnoses] + [(d.id, d.probability) for d in result.differential]
         first, probability = ranked[0] if ranked else ("-", None)
-        if result.diagnoses and first == expected:
-            outcome = "answered"
-        elif first == expected:
-            outcome = "named first"
-        elif expected in [i for i, _ in ranked[:3]]:
-            outcome = "top 3"
-        else:
-            outcome = "missed"
-        counts[outcome] += 1
-        print(f"| {expected} | {outcome} | {first} | {probability} |")
+        got = outcome(expected, [d.id for d in result.diagnoses], [i for i, _ in ranked])
+        counts[got] += 1
+        print(f"| {expected} | {got} | {first} | {probability} |")
     print(", ".join(f"{k}: {v}" for k, v in counts.items()))
 
 
