@@ -8,6 +8,7 @@ import re
 from service.models import Line, MetricRecord, Parsed
 from service.signals.facts import prose_lines
 from service.signals.registry import Scope, extractor, signal
+from service.text import negated_before
 
 
 def _finite(x: float | None) -> bool:
@@ -41,13 +42,31 @@ def _prose_nan_after_healthy(parsed: Parsed) -> Line | None:
     return None
 
 
+# "grad_norm 也是 0", "grad_norm is always 0.0", "grad_norm: 0": zero (not NaN) said in a sentence, with only
+# connector words between the name and the zero ("grad_norm nan, loss 0" is not it), and not denied before it.
+_PROSE_GRAD_NORM_ZERO = re.compile(
+    r"(?i)grad_?norm['\"]?\s*(?:(?:也|都|一直|始终|全部?|also|always|is|was|stays?|stuck|remains?|at|are|equals?|exactly|"
+    r"是|为|变成了?|变为)\s*|[:=：]\s*){0,3}0(?:\.0+)?(?![\d.])"
+)
+
+
+def _prose_grad_norm_zero(parsed: Parsed) -> Line | None:
+    for line in prose_lines(parsed):
+        for match in _PROSE_GRAD_NORM_ZERO.finditer(line.text):
+            if not negated_before(line.text, match.start(), match.end()):
+                return line
+    return None
+
+
 @extractor(provides=[
     signal("metrics.records", "int", "How many training metric records were found."),
     signal("metrics.loss_zero", "bool", "Some logged training loss is exactly 0."),
     signal("metrics.loss_zero_streak", "int", "Longest run of consecutive records whose loss is exactly 0."),
     signal("metrics.loss_nan", "bool", "Some logged loss is NaN or inf."),
     signal("metrics.grad_norm_nan", "bool", "Some logged grad_norm is NaN or inf."),
-    signal("metrics.grad_norm_zero", "bool", "Some logged grad_norm is exactly 0 (no gradient reached the weights)."),
+    signal("metrics.grad_norm_zero", "bool",
+           "Some logged grad_norm is exactly 0 (no gradient reached the weights); with no records, a sentence that "
+           "says so (`grad_norm 也是 0`, `grad_norm is always 0.0`)."),
     signal("metrics.nan_from_start", "bool",
            "NaN (loss or grad_norm) already in the first logged records, before any healthy one."),
     signal("metrics.nan_at_lr_zero", "bool",
@@ -78,6 +97,9 @@ def metric_series(parsed: Parsed, out: Scope) -> None:  # noqa: C901 - one pass 
         said = _prose_nan_after_healthy(parsed)
         if said is not None:
             out.set("metrics.nan_after_healthy", True, [said])
+        said = _prose_grad_norm_zero(parsed)
+        if said is not None:
+            out.set("metrics.grad_norm_zero", True, [said])
         return
     all_lines = [r.line for r in records]
     out.set("metrics.records", len(records), all_lines[:1])

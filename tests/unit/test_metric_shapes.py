@@ -1,5 +1,5 @@
-"""metrics.restart_jump: the schedule restarted mid-run under a loss jump (a resume without its scheduler and
-optimizer state), and nothing else a log commonly shows."""
+"""Metric shapes: metrics.restart_jump (the schedule restarted mid-run under a loss jump: a resume without its
+scheduler and optimizer state, and nothing else a log commonly shows), and grad_norm 0 said in a sentence."""
 
 from __future__ import annotations
 
@@ -31,3 +31,14 @@ def test_lr_back_at_the_start_and_the_loss_up_mid_epoch() -> None:
 ])
 def test_ordinary_schedules_and_new_runs_are_not_a_restart(log: str) -> None:
     assert not restart_jump(log)
+
+
+@pytest.mark.parametrize(("text", "zero"), [
+    ("loss 一直是 0，grad_norm 也是 0，感觉模型根本没在学", True),
+    ("grad_norm is always 0.0 and the loss is 0", True),
+    ("grad_norm nan, loss 0", False),  # the zero is the loss's
+    ("grad_norm 不是 0，但是 loss 不降", False),
+    ("grad_norm 0.35 and loss 2.1", False),
+])
+def test_grad_norm_zero_said_in_a_sentence(text: str, zero: bool) -> None:
+    assert ("metrics.grad_norm_zero" in extract_signals(parse([Part("input", text)]))) is zero
