@@ -157,10 +157,10 @@ _WORKS = re.compile(r"(?i)\bworks?\b|\bworked\b|\bfine\b|正常|可以|没问题
 def deepspeed(parsed: Parsed, out: Scope) -> None:
     facts = parsed.facts
     config = last_fact(facts, "deepspeed", "deepspeed_config", "deepspeed_config_file")
+    said_no: Line | None = None  # set when the only mentions of DeepSpeed deny it
     if config is not None and config.value not in (False, None, "", "null"):
         out.set("deepspeed.enabled", True, [config.line])
-    said_no: Line | None = None  # set when the only mentions of DeepSpeed deny it
-    if config is None or config.value in (False, None, "", "null"):
+    else:
         for line in parsed.lines:
             if "deepspeed" not in line.text.lower():
                 continue
