@@ -44,7 +44,7 @@ FEATURES = (  # of one candidate cause
 )
 REPORT_FEATURES = (  # of the report as a whole: they drive the "none of these" alternative
     "oos_vote", "oos_gap", "best_case", "best_article", "rule_evidence", "max_rule_score", "no_query",
-    "has_error", "has_log", "clf_oos", "clf_max",
+    "has_error", "has_log", "describes_failure", "clf_oos", "clf_max",
 )
 # Not report features, though they once were: the paste's length, whether it has a config block, and how many
 # question words it uses. On the case base they are artefacts of how a case is written (a digest of a few hundred
@@ -281,6 +281,7 @@ def candidates(catalogue: Catalogue, outcome: RuleOutcome, hits: RetrievalHits, 
         "no_query": float(not hits.case_dense),
         "has_error": float("input.has_error" in (signals or {})),
         "has_log": float("input.has_log" in (signals or {})),
+        "describes_failure": float("input.describes_failure" in (signals or {})),
     }
     if cause_probs is not None:
         report["clf_oos"] = cause_probs.get(OUT_OF_SCOPE, 0.0)

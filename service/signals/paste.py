@@ -19,6 +19,23 @@ _NO_ERROR = re.compile(
     r"\s+(any\s+|an\s+|\w+\s+)?(errors?|exceptions?|failed|fails?)(?![a-z])"
 )
 
+# Something went wrong, said in any words: an error, a NaN, a hang, a model that never stops or learns nothing. A
+# how-to question, a feature request or a design question says none of these; a report of a failure nearly always
+# does. (Question forms "能不能", "会不会" are not failures.)
+_FAILURE = re.compile(
+    r"(?i)(error|exception|traceback|fail|crash|segfault|(?<![a-z])(nan|inf)(?![a-z])|hang|(?<![a-z])hung|stuck|"
+    r"freez|never (stops?|ends?|finish)|(does not|doesn't|did not|didn't|won't|cannot|can't|unable to|not) "
+    r"(stop|work|train|learn|load|converge|start|run|save|change|improve|end|produce|generat|finish|decreas)|"
+    r"repeat|garbl|gibberish|diverg|explod|blow(s|n)? up|spik|(?<![a-z])oom(?![a-z])|out of memory|killed|"
+    r"timed? ?out|mismatch|wrong|incorrect|broken|no effect|degrad|worse|unstable|instabil|plateau|warning|"
+    r"incompatib|inconsisten|unavailable|unsupported|not (supported|learning|satisf)|"
+    r"loss\w*\s*(is|of|stays?|becomes?|will be|are|were|=|:)?\s*0(\.0+)?(?![\d.])|"
+    r"loss[^\n]{0,30}(increas|goes up|went up|rises|rose|jump)|"
+    r"报错|错误|失败|异常|警告|不兼容|爆显存|显存不足|不支持|卡住|卡死|卡在|不动了?|不停|停不下|重复|乱码|发散|爆炸|溢出|超时|不一致|不匹配|无效|"
+    r"没有?(任何)?(效果|作用|变化)|没用|变差|不收敛|为\s*0(?![.\d])|没反应|崩溃|挂掉|中断|无法|(?<!能)不能|(?<!会)不会|"
+    r"不下降|降不下|上升|变成\s*nan)"
+)
+
 
 @extractor(provides=[
     signal("input.lang", "str",
@@ -30,6 +47,10 @@ _NO_ERROR = re.compile(
     signal("input.has_error", "bool",
            "The paste holds an error: a traceback, an `...Error:` line or a fatal message.",
            internal="a fusion feature (service/fusion.py) and the chat's question-or-report test (ui/conversation.py)"),
+    signal("input.describes_failure", "bool",
+           "The paste says something went wrong, in any words (an error, NaN, a hang, a model that never stops or "
+           "learns nothing; `没有报错` alone is not one). How-to questions and feature requests do not.",
+           internal="a fusion feature (service/fusion.py): it drives the none-of-these alternative"),
     signal("input.has_config", "bool",
            "The paste holds a training config (YAML, JSON or command-line flags).",
            internal="the chat's question-or-report test (ui/conversation.py); no longer a fusion feature: every "
@@ -48,6 +69,9 @@ def paste(parsed: Parsed, out: Scope) -> None:
     exception = out.get("exception.type")
     if exception is not None or error_lines:
         out.set("input.has_error", True, exception.lines if exception is not None else error_lines[:1])
+    failure = next((line for line in parsed.lines if _FAILURE.search(_NO_ERROR.sub(" ", line.text))), None)
+    if failure is not None:
+        out.set("input.describes_failure", True, [failure])
     config_facts = list(islice((f for f in parsed.facts if f.source in ("yaml", "json", "flag")), 2))  # two decide
     if len(config_facts) >= 2:
         out.set("input.has_config", True, [config_facts[0].line])

@@ -1,0 +1,43 @@
+"""`input.describes_failure`: the paste says something went wrong, in any words. It is a feature of fusion's "none of
+these" alternative: a how-to question, a sizing question or a feature request describes no failure, while a report of
+one nearly always does, whether it has a log or not."""
+
+from __future__ import annotations
+
+import pytest
+
+from service.models import Part
+from service.parse import parse
+from service.signals import extract_signals
+
+
+def describes_failure(text: str) -> bool:
+    return "input.describes_failure" in extract_signals(parse([Part("input", text)]))
+
+
+@pytest.mark.parametrize("text", [
+    "LoRA 微调 Qwen2.5-14B，bf16，训练一开始 loss 就是 0，grad_norm 为 nan",
+    "微调完以后模型回答一直不停，重复同一句话",
+    "多卡训练卡在第一步不动了",
+    "After a few hundred steps the loss starts to climb and then explodes",
+    "The merged model answers exactly like the base model: the adapter has no effect",
+    "The run is killed at the start of the second epoch",
+    "UserWarning: None of the inputs have requires_grad=True. Gradients will be None",
+    "用 4 张 V100 跑的时候爆显存",
+    "The training losses will be 0 for most of my samples",
+])
+def test_a_failure_in_any_words(text: str) -> None:
+    assert describes_failure(text)
+
+
+@pytest.mark.parametrize("text", [
+    "请问微调一个 7B 模型需要多大的显存？",
+    "能不能支持 Qwen3 的多模态模型？",
+    "How do I set cutoff_len for Qwen2-VL so images are not cut?",
+    "Could you add support for the new Mistral Small models?",
+    "Which template should I pick for a model I trained from llama3-8b, llama3 or default?",
+    "ZeRO-3 full fine-tuning of Qwen2-7B on 8 A100s with learning_rate 1e-5",
+    "训练过程没有报错",
+])
+def test_no_failure_in_a_question_or_a_setup(text: str) -> None:
+    assert not describes_failure(text)
