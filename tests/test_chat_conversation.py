@@ -221,6 +221,15 @@ def test_question_detection():
     assert not is_question("Why? " + SEED_BF16)
 
 
+def test_a_question_that_tells_of_a_failure_is_diagnosed(rules, retriever):
+    text = "为什么 LoRA 微调 Qwen2.5-14B 的时候 loss 一直是 0，grad_norm 是 nan？"
+    assert not is_question(text)
+    turn = Conversation(rules, retriever).turn(text)
+    assert turn.kind == "diagnosis" and turn.result is not None
+    assert status(turn, "bf16-numerical-instability") is not None  # a diagnosis or in the differential
+    assert is_question("LoRA 微调 Qwen2.5-14B 用 bf16 还是 fp16 好？")  # no failure told: a KB question
+
+
 def test_secrets_are_not_echoed_in_the_history():
     token = "hf_" + "Zx9Yw8Vu7Ts6Rq5Po4Nm3Lk2Jh1Gf0"
     assert token not in Conversation.shown(f"export HF_TOKEN={token}\nbf16: true")

@@ -60,11 +60,14 @@ def link_references(markdown: str) -> str:
 
 
 def is_question(text: str) -> bool:
-    """A question about the KB, not a paste: question-shaped, short, and with no log, config or error in it."""
+    """A question about the KB, not a paste: question-shaped, short, and with no log, config or error in it, and
+    telling of no failure. "为什么 loss 一直是 0？" is a report in question form: it is diagnosed (the candidates and
+    the one question that separates them), not answered with a list of articles."""
     if len(text) > 400 or not _QUESTION.search(text.strip()):
         return False
     signals = extract_signals(parse([Part("message", text)]))
-    return not any(name in signals for name in ("input.has_log", "input.has_error", "input.has_config"))
+    return not any(name in signals for name in ("input.has_log", "input.has_error", "input.has_config",
+                                                "input.describes_failure"))
 
 
 class Paste(tuple):

@@ -50,9 +50,17 @@ _PROSE_GRAD_NORM_ZERO = re.compile(
 )
 
 
-def _prose_grad_norm_zero(parsed: Parsed) -> Line | None:
+# "grad_norm 是 nan", "grad_norm shows NaN", "grad_norm: nan": NaN said in a sentence, the same way.
+_PROSE_GRAD_NORM_NAN = re.compile(
+    r"(?i)grad_?norm['\"]?\s*(?:(?:也|都|一直|始终|全部?|直接|出现|also|always|is|was|stays?|stuck|remains?|at|are|equals?|"
+    r"shows?|becomes?|became|turns?|turned|goes|went|to|into|是|为|变成了?|变为|成了?)\s*|[:=：]\s*){0,3}(?:nan|inf)(?![a-z])"
+)
+
+
+def _prose_said(parsed: Parsed, pattern: re.Pattern[str]) -> Line | None:
+    """The first prose line where `pattern` matches without a negation before it."""
     for line in prose_lines(parsed):
-        for match in _PROSE_GRAD_NORM_ZERO.finditer(line.text):
+        for match in pattern.finditer(line.text):
             if not negated_before(line.text, match.start(), match.end()):
                 return line
     return None
@@ -63,7 +71,9 @@ def _prose_grad_norm_zero(parsed: Parsed) -> Line | None:
     signal("metrics.loss_zero", "bool", "Some logged training loss is exactly 0."),
     signal("metrics.loss_zero_streak", "int", "Longest run of consecutive records whose loss is exactly 0."),
     signal("metrics.loss_nan", "bool", "Some logged loss is NaN or inf."),
-    signal("metrics.grad_norm_nan", "bool", "Some logged grad_norm is NaN or inf."),
+    signal("metrics.grad_norm_nan", "bool",
+           "Some logged grad_norm is NaN or inf; with no records, a sentence that says so (`grad_norm 是 nan`, "
+           "`grad_norm shows NaN`)."),
     signal("metrics.grad_norm_zero", "bool",
            "Some logged grad_norm is exactly 0 (no gradient reached the weights); with no records, a sentence that "
            "says so (`grad_norm 也是 0`, `grad_norm is always 0.0`)."),
@@ -97,9 +107,12 @@ def metric_series(parsed: Parsed, out: Scope) -> None:  # noqa: C901 - one pass 
         said = _prose_nan_after_healthy(parsed)
         if said is not None:
             out.set("metrics.nan_after_healthy", True, [said])
-        said = _prose_grad_norm_zero(parsed)
+        said = _prose_said(parsed, _PROSE_GRAD_NORM_ZERO)
         if said is not None:
             out.set("metrics.grad_norm_zero", True, [said])
+        said = _prose_said(parsed, _PROSE_GRAD_NORM_NAN)
+        if said is not None:
+            out.set("metrics.grad_norm_nan", True, [said])
         return
     all_lines = [r.line for r in records]
     out.set("metrics.records", len(records), all_lines[:1])

@@ -42,3 +42,19 @@ def test_ordinary_schedules_and_new_runs_are_not_a_restart(log: str) -> None:
 ])
 def test_grad_norm_zero_said_in_a_sentence(text: str, zero: bool) -> None:
     assert ("metrics.grad_norm_zero" in extract_signals(parse([Part("input", text)]))) is zero
+
+
+@pytest.mark.parametrize(("text", "nan"), [
+    ("为什么 LoRA 微调的时候 loss 一直是 0，grad_norm 是 nan？", True),
+    ("the loss is 0.0 and grad_norm shows NaN from the first step", True),
+    ("grad_norm: nan 从第一步就开始了", True),
+    ("grad_norm 不是 nan，只是 loss 不降", False),
+    ("loss is nan but grad_norm stays at 1.2", False),  # the NaN is the loss's
+])
+def test_grad_norm_nan_said_in_a_sentence(text: str, nan: bool) -> None:
+    assert ("metrics.grad_norm_nan" in extract_signals(parse([Part("input", text)]))) is nan
+
+
+def test_a_logged_grad_norm_is_read_from_the_records_not_the_prose() -> None:
+    text = "grad_norm 是 nan\n{'loss': 0.9, 'grad_norm': 1.2, 'learning_rate': 1e-05, 'epoch': 0.1}"
+    assert "metrics.grad_norm_nan" not in extract_signals(parse([Part("input", text)]))
