@@ -69,7 +69,10 @@ def paste(parsed: Parsed, out: Scope) -> None:
     exception = out.get("exception.type")
     if exception is not None or error_lines:
         out.set("input.has_error", True, exception.lines if exception is not None else error_lines[:1])
-    failure = next((line for line in parsed.lines if _FAILURE.search(_NO_ERROR.sub(" ", line.text))), None)
+    # Through the text index: its RE2 prefilter finds the candidate lines of a long clean log in one linear pass, where
+    # this alternation in Python's engine costs tens of microseconds a line.
+    failure = next((line for _, line in out.index.finditer(_FAILURE) if _FAILURE.search(_NO_ERROR.sub(" ", line.text))),
+                   None)
     if failure is not None:
         out.set("input.describes_failure", True, [failure])
     config_facts = list(islice((f for f in parsed.facts if f.source in ("yaml", "json", "flag")), 2))  # two decide

@@ -41,3 +41,23 @@ def test_a_failure_in_any_words(text: str) -> None:
 ])
 def test_no_failure_in_a_question_or_a_setup(text: str) -> None:
     assert not describes_failure(text)
+
+
+def test_the_indexed_scan_finds_what_a_line_by_line_scan_finds() -> None:
+    """The signal is read through the text index (an RE2 prefilter, then Python's regex on the candidate lines): it
+    must say what testing every line would, on long pastes where the only failure is late, negated, or absent."""
+    from service.signals.paste import _FAILURE, _NO_ERROR
+
+    noise = "\n".join(f"[INFO] step {i} tokens/s 1530.2 lr 1.0e-05 epoch 0.{i}" for i in range(2000))
+    texts = [
+        noise,
+        noise + "\n训练过程没有报错",
+        noise + "\n训练过程没有报错\n但是模型输出一直重复",
+        "没有报错\n" + noise + "\nRuntimeError: CUDA error: device-side assert triggered",
+        noise.replace("step 1500", "step 1500 loss is nan"),
+    ]
+    for text in texts:
+        lines = text.split("\n")
+        expected = any(_FAILURE.search(_NO_ERROR.sub(" ", line)) for line in lines)
+        assert describes_failure(text) is expected
+    assert [describes_failure(t) for t in texts] == [False, False, True, True, True]
