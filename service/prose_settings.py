@@ -38,10 +38,11 @@ _OFF = re.compile(_KEY + r"\s*(?:是)?(关着|关闭了?|关掉了?|关了|禁�
                   r"(?:关闭了?|关掉了?|关了|关着|禁用了?|disabled|turned off)\s*" + _KEY)
 # Before the key in its clause: a negation or a condition (NEGATED_OR_CONDITIONAL). Anywhere in the clause:
 # advice, or the change that made it work ("改成 … 后正常", "try …"). Either way, not how the failing run was set.
-_CHANGE_OR_ADVICE = re.compile(
+# "X instead of Y" says X was used; "use X instead" advises it.
+CHANGE_OR_ADVICE = re.compile(
     r"(?i)建议|推荐|试试|尝试|应该|需要|改成|改为|换成|调成|调到|调小|调大|去掉|正常|解决|好了|"
-    r"(?<![a-z])(should|try|tried|recommend\w*|suggest\w*|instead|chang\w*|switch\w*|fix\w*|solv\w*|works?|worked)"
-    r"(?![a-z])"
+    r"(?<![a-z])(should|try|tried|recommend\w*|suggest\w*|instead(?!\s+of\b)|chang\w*|switch\w*|fix\w*|solv\w*|"
+    r"works?|worked)(?![a-z])"
 )
 # A sentence states a few settings; a line of hundreds is machine output, and each costs a clause search.
 MAX_PER_LINE = 16
@@ -92,7 +93,7 @@ def prose_facts(line: Line) -> Iterable[Fact]:
         low = key.lower()
         whole = clause(text, start, start + len(key))
         before = whole[:whole.find(key)]
-        if low in seen or NEGATED_OR_CONDITIONAL.search(before) or _CHANGE_OR_ADVICE.search(whole):
+        if low in seen or NEGATED_OR_CONDITIONAL.search(before) or CHANGE_OR_ADVICE.search(whole):
             continue
         seen.add(low)
         yield Fact(low, low, value, line, "prose")

@@ -6,9 +6,11 @@ import re
 from collections.abc import Callable
 
 from service.models import Fact, Line, Parsed
-from service.signals.facts import first_match, last_fact, named_once, prose_pattern, truthy
+from service.prose_settings import CHANGE_OR_ADVICE
+from service.signals.facts import first_match, last_fact, named_once, prose_lines, prose_pattern, truthy
 from service.signals.registry import Scope, extractor, signal
 from service.signals.tables import TABLES, markers
+from service.text import NEGATED_OR_CONDITIONAL, clause
 
 # Ordered (first match wins), from kb/tables/model-families.yaml.
 _FAMILIES: list[tuple[str, str]] = [(e.pattern, e.family) for e in TABLES.families]
@@ -144,8 +146,39 @@ def _fits(template: str, family: str, is_base: bool | None) -> bool | None:
     return None
 
 
+# A template named in a sentence: "template: default", "用 qwen 模板", "模板选的 llama3", "the alpaca template". Only
+# names the template table knows, so an ordinary word never becomes one; "the default template" in English is a
+# phrase, not the `default` template. Not where the clause negates or conditions it before the name, or advises it or
+# reports it as the change that worked ("改成 qwen 模板后正常", "use the qwen template instead").
+_TEMPLATE_NAMES = "|".join(sorted((re.escape(t) for t in {*_TEMPLATE_FAMILIES, *_GENERIC_TEMPLATES}),
+                                  key=len, reverse=True))
+_PHRASE_WORDS = {"default", "empty", "plain"}
+_PROSE_TEMPLATE = re.compile(
+    r"(?i)(?:template|模板|模版)\s*(?:[:：=]|is|was|用的是?|选的是?|选了|用了|设为|设置为|为|是)?\s*`?"
+    rf"(?P<after>{_TEMPLATE_NAMES})`?(?![A-Za-z0-9_.\-])"
+    rf"|(?<![A-Za-z0-9_.\-])`?(?P<before>{_TEMPLATE_NAMES})`?\s*(?P<word>template|模板|模版)(?![A-Za-z])"
+)
+
+
+def _prose_templates(parsed: Parsed) -> list[tuple[str, Line]]:
+    """The templates the prose names for the run, each with the first line naming it, in order."""
+    named: dict[str, Line] = {}
+    for line in prose_lines(parsed):
+        for match in _PROSE_TEMPLATE.finditer(line.text):
+            name = (match.group("after") or match.group("before")).lower()
+            if match.group("before") and match.group("word").lower() == "template" and name in _PHRASE_WORDS:
+                continue
+            whole = clause(line.text, match.start(), match.end())
+            before = whole[:max(0, whole.find(match.group(0)))]
+            if NEGATED_OR_CONDITIONAL.search(before) or CHANGE_OR_ADVICE.search(whole):
+                continue
+            named.setdefault(name, line)
+    return list(named.items())
+
+
 @extractor(provides=[
-    signal("template", "str", "Prompt template name (LLaMA-Factory `template`, LLaVA `--version`)."),
+    signal("template", "str", "Prompt template name (LLaMA-Factory `template`, LLaVA `--version`; with none "
+           "configured, the ones the prose names: `template: default`, `用 qwen 模板`)."),
     signal("template.matches_model", "bool",
            "The template belongs to the model's family (a generic template such as `default` fits base models "
            "only); false when any template the paste names does not; unset when two differ but each fits."),
@@ -153,15 +186,17 @@ def _fits(template: str, family: str, is_base: bool | None) -> bool | None:
            "The paste names two different templates (training with one, chat or export with another)."),
 ], requires=["model.family", "model.is_base"])
 def template(parsed: Parsed, out: Scope) -> None:
-    named = [(f, name) for f in parsed.facts if f.key in _TEMPLATE_KEYS and f.value is not None
+    named = [(f.line, name) for f in parsed.facts if f.key in _TEMPLATE_KEYS and f.value is not None
              and (name := _template_name(f)) is not None]
+    if not named:
+        named = [(line, name) for name, line in _prose_templates(parsed)]
     if not named:
         return
     last, template = named[-1]
-    out.set("template", template, [last.line])
-    distinct = {name: fact for fact, name in named}
+    out.set("template", template, [last])
+    distinct = {name: line for line, name in named}
     if len(distinct) > 1:
-        out.set("template.differs", True, [fact.line for fact in distinct.values()])
+        out.set("template.differs", True, list(distinct.values()))
     family = out.get("model.family")
     is_base = out.get("model.is_base")
     if family is None:
@@ -174,7 +209,7 @@ def template(parsed: Parsed, out: Scope) -> None:
         if not wrong and len(distinct) > 1:
             return  # each fits, but training and chat differ: not the all-clear that `true` gives
         shown = wrong or list(fits)
-        out.set("template.matches_model", not wrong, [distinct[name].line for name in shown[:2]] + list(family.lines))
+        out.set("template.matches_model", not wrong, [distinct[name] for name in shown[:2]] + list(family.lines))
 
 
 # "学习率 5e-4", "learning rate of 2e-4", "lr 1e-3": the run's learning rate said in prose. ASCII bounds rather than

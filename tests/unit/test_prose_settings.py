@@ -33,6 +33,7 @@ def signals(text: str) -> dict[str, object]:
     ("想用全部数据，就把 max_samples 设成了 -1", "max_samples", -1),
     ("cutoff_len 设置成了 2048，还是爆显存", "cutoff_len", 2048),
     ("yaml 里开着 save_only_model", "save_only_model", True),
+    ("I kept save_only_model set to true instead of the default", "save_only_model", True),  # "X instead of Y": X
 ])
 def test_a_stated_setting_is_read(text: str, signal: str, value: object) -> None:
     assert signals(text).get(signal) == value
@@ -53,6 +54,7 @@ def test_a_setting_no_signal_reads_is_still_a_fact() -> None:
     ("# gradient_accumulation_steps: 8", "grad_accum"),  # commented out in a config
     ("cutoff_len is too small for these images", "cutoff_len"),
     ("Try setting save_only_model to false", "save_only_model"),
+    ("Set save_only_model to false instead", "save_only_model"),
     ("You should set save_only_model to false", "save_only_model"),
     ("把 cutoff_len 设成 4096 后正常了", "cutoff_len"),
     ("Built on Wed_Nov_22_10:17:15_PST_2023", "cutoff_len"),
