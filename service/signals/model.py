@@ -10,7 +10,7 @@ from service.prose_settings import CHANGE_OR_ADVICE
 from service.signals.facts import first_match, last_fact, named_once, prose_lines, prose_pattern, truthy
 from service.signals.registry import Scope, extractor, signal
 from service.signals.tables import TABLES, markers
-from service.text import NEGATED_OR_CONDITIONAL, clause
+from service.text import clause, negated_before
 
 # Ordered (first match wins), from kb/tables/model-families.yaml.
 _FAMILIES: list[tuple[str, str]] = [(e.pattern, e.family) for e in TABLES.families]
@@ -168,9 +168,8 @@ def _prose_templates(parsed: Parsed) -> list[tuple[str, Line]]:
             name = (match.group("after") or match.group("before")).lower()
             if match.group("before") and match.group("word").lower() == "template" and name in _PHRASE_WORDS:
                 continue
-            whole = clause(line.text, match.start(), match.end())
-            before = whole[:max(0, whole.find(match.group(0)))]
-            if NEGATED_OR_CONDITIONAL.search(before) or CHANGE_OR_ADVICE.search(whole):
+            if negated_before(line.text, match.start(), match.end()) \
+                    or CHANGE_OR_ADVICE.search(clause(line.text, match.start(), match.end())):
                 continue
             named.setdefault(name, line)
     return list(named.items())
