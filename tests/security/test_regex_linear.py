@@ -13,6 +13,7 @@ import re
 import time
 
 import pytest
+import re2
 
 import service
 import ui
@@ -29,11 +30,11 @@ ADVERSARIAL = [
 BOUND = 1.0  # seconds per pattern, all inputs and all three calls together
 
 
-def _patterns() -> list[tuple[str, re.Pattern]]:
-    found: dict[str, re.Pattern] = {}
+def _patterns() -> list[tuple[str, re.Pattern | re2._Regexp]]:
+    found: dict[str, re.Pattern | re2._Regexp] = {}
 
     def collect(name: str, value: object, depth: int = 0) -> None:
-        if isinstance(value, re.Pattern):
+        if isinstance(value, (re.Pattern, re2._Regexp)):  # RE2 is linear by design; its str offset mapping is not
             found.setdefault(name, value)
         elif depth < 2 and isinstance(value, dict):
             for key, item in value.items():
@@ -58,6 +59,7 @@ PATTERNS = _patterns()
 def test_the_walk_finds_the_patterns_that_run_on_user_text():
     names = {name for name, _ in PATTERNS}
     assert "service.parse._LOG" in names and "service.parse._METRIC" in names
+    assert "service.signals.paste._FAILURE" in names  # an RE2 pattern
     assert len(PATTERNS) > 50
 
 

@@ -44,8 +44,8 @@ def test_no_failure_in_a_question_or_a_setup(text: str) -> None:
 
 
 def test_the_indexed_scan_finds_what_a_line_by_line_scan_finds() -> None:
-    """The signal is read through the text index (an RE2 prefilter, then Python's regex on the candidate lines): it
-    must say what testing every line would, on long pastes where the only failure is late, negated, or absent."""
+    """The signal is read in one RE2 pass over the text index, then each candidate line without its "no error": it must
+    say what testing every line would, on long pastes where the only failure is late, negated, or absent."""
     from service.signals.paste import _FAILURE, _NO_ERROR
 
     noise = "\n".join(f"[INFO] step {i} tokens/s 1530.2 lr 1.0e-05 epoch 0.{i}" for i in range(2000))
@@ -61,3 +61,22 @@ def test_the_indexed_scan_finds_what_a_line_by_line_scan_finds() -> None:
         expected = any(_FAILURE.search(_NO_ERROR.sub(" ", line)) for line in lines)
         assert describes_failure(text) is expected
     assert [describes_failure(t) for t in texts] == [False, False, True, True, True]
+
+
+@pytest.mark.parametrize("text, line", [
+    ("step 10 ok\nnan in the loss from step 11", "nan in the loss from step 11"),  # the boundary is not the line break
+    ("step 10 ok\n{'loss': 0.0, 'grad_norm': nan}", "{'loss': 0.0, 'grad_norm': nan}"),
+    ("eval banana score 0.3\ngrad_norm_nan at step 4", "grad_norm_nan at step 4"),
+    ("训练正常\n不能加载 adapter", "不能加载 adapter"),
+    ("the run hit OOM", "the run hit OOM"),
+])
+def test_a_word_boundary_names_the_line_of_the_word(text: str, line: str) -> None:
+    """RE2 has no lookaround, so "nan", "oom", "hung" and "不能" are bounded by a consumed character: never the line
+    break before them, or the evidence would be the line above."""
+    found = extract_signals(parse([Part("input", text)]))["input.describes_failure"]
+    assert [evidence.text for evidence in found.lines] == [line]
+
+
+@pytest.mark.parametrize("text", ["eval banana score 0.3", "infinity mode on", "zoom in on the chart", "能不能用 LoRA"])
+def test_a_word_inside_another_is_no_failure(text: str) -> None:
+    assert not describes_failure(text)
