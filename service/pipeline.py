@@ -103,7 +103,6 @@ def analyse_input(parsed: Parsed, *, rules: RuleSet | None = None, retriever: Re
     analysis = Analysis(parsed, signals, lang, outcome, query)
     if retriever is None or not query:
         diagnoses, differential, missing = rank(rules, outcome, lang, parsed.facts)
-        related: list[RelatedOut] = []
     else:
         analysis.vector = retriever.embeddings.embed_query(query)
         analysis.hits = retriever.retrieve(query, vector=analysis.vector)
@@ -126,23 +125,31 @@ def analyse_input(parsed: Parsed, *, rules: RuleSet | None = None, retriever: Re
         urls = retriever.case_urls
         diagnoses, differential, missing = assemble(rules, outcome, lang, parsed.facts, analysis.chosen,
                                                     analysis.rest, urls)
-        listed = {d.id for d in diagnoses} | {d.id for d in differential}
-        related = []
-        for hit in analysis.hits.articles:
-            if hit.id not in listed and len(related) < RELATED_K:
-                article = rules.catalogue.by_id[hit.id]
-                related.append(RelatedOut(id=hit.id, category=article.category,
-                                          title=article.title.pick(lang), score=hit.score))
     analysis.result = DiagnoseResult(
         lang=lang,
         diagnoses=diagnoses,
         differential=differential,
         missing=missing,
-        related=related,
+        related=[],
         signals=signals_out(signals),
         notes=parsed.notes,
     )
+    if analysis.hits is not None:
+        analysis.result.related = _related(analysis.result, analysis.hits, rules, lang)
     return analysis
+
+
+def _related(result: DiagnoseResult, hits: RetrievalHits, rules: RuleSet, lang: str) -> list[RelatedOut]:
+    """Retrieval's best articles that the answer does not already show. Differential candidates it hides (a how-to
+    question's few-percent candidates) may be listed: hiding them would leave only worse hits."""
+    shown = {d.id for d in result.diagnoses} | {d.id for d in result.shown_differential()}
+    related: list[RelatedOut] = []
+    for hit in hits.articles:
+        if hit.id not in shown and len(related) < RELATED_K:
+            article = rules.catalogue.by_id[hit.id]
+            related.append(RelatedOut(id=hit.id, category=article.category, title=article.title.pick(lang),
+                                      score=hit.score))
+    return related
 
 
 def analyse(parsed: Parsed, *, rules: RuleSet | None = None,

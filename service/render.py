@@ -11,6 +11,14 @@ PASTE_MORE = {
           "block (`llamafactory-cli env` or `pip list`).",
     "zh": "请贴出完整的报错及 traceback、训练配置（YAML 或命令行）和环境信息（`llamafactory-cli env` 或 `pip list`）。",
 }
+# A probable cause with no rule evidence was ranked from retrieval alone: an empty "Evidence" heading would read as
+# a rendering fault, and the reader should know what the ranking stands on.
+NO_RULE_EVIDENCE = {
+    "en": "No line of the input is rule evidence for this cause: it is ranked by what retrieval found (similar real "
+          "reports, the article's symptoms). Check the article's condition before applying the fix.",
+    "zh": "输入中没有哪一行是这个原因的规则证据：它是根据检索结果（相似的真实报告、文章里的症状）排出来的。"
+          "应用修复前请先对照文章确认条件是否成立。",
+}
 _LABELS = {
     "en": {"none": "No diagnosis: nothing in the input supports a known cause.", "evidence": "Evidence",
            "fix": "Fix", "patch": "Config patch", "diff": "Could also be", "missing": "To tell them apart, paste",
@@ -58,7 +66,8 @@ def render_markdown(result: DiagnoseResult) -> str:
     for rank, d in enumerate(result.diagnoses, start=1):
         blocks.append(f"## {rank}. {d.title}\n`{d.id}` · {t[d.status]} · {t['confidence']} {d.confidence:.2f}")
         blocks.append(d.cause)
-        blocks.append(f"**{t['evidence']}**\n" + "\n".join(_evidence_lines(d.evidence)[:10]))
+        blocks.append(f"**{t['evidence']}**\n" + ("\n".join(_evidence_lines(d.evidence)[:10]) or
+                                                   NO_RULE_EVIDENCE[result.lang]))
         blocks.append(f"**{t['fix']}**\n" + "\n".join(f"{i}. {step}" for i, step in enumerate(d.fix.steps, start=1)))
         if d.fix.patch:
             blocks.append(f"**{t['patch']}**\n\n" + "\n\n".join(

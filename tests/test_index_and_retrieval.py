@@ -77,6 +77,21 @@ def test_retrieval_alone_never_makes_a_diagnosis(retriever, rules):
     assert result.diagnoses == []
 
 
+def test_a_question_that_names_no_cause_gets_retrievals_best_articles_as_related(retriever, rules):
+    """The differential's few-percent candidates are hidden when nothing is likely; they must not also be kept out
+    of the related articles, or a sizing question is pointed at whatever retrieval ranked below them."""
+    from service.parse import parse
+    from service.pipeline import analyse_input, as_parts
+
+    question = "How much GPU memory do I need to fine-tune Qwen2.5-72B with QLoRA?"
+    analysis = analyse_input(parse(as_parts(question)), rules=rules, retriever=retriever)
+    result = analysis.result
+    assert result is not None and analysis.hits is not None and not result.names_causes()
+    best = [hit.id for hit in analysis.hits.articles if hit.id not in {d.id for d in result.shown_differential()}]
+    assert [r.id for r in result.related] == best[:3]
+    assert "cuda-oom-training" in {r.id for r in result.related}
+
+
 def test_bm25_handles_chinese_without_a_dictionary():
     from service.bm25 import BM25, tokenize
 

@@ -11,7 +11,7 @@ import re
 from collections.abc import Sequence
 
 from service.models import DiagnoseResult, DifferentialOut, Evidence
-from service.render import PASTE_MORE, patch_snippet
+from service.render import NO_RULE_EVIDENCE, PASTE_MORE, patch_snippet
 from service.vocabulary import SIGNALS
 
 ARTICLE_PATH = "/ui/article/"
@@ -229,8 +229,8 @@ def _diagnosis_blocks(result: DiagnoseResult, lang: str, said: dict[int, str], t
         if rank > 1:
             blocks.append(f"---\n## {rank}. {article_link(d.id, d.title)}\n{_meta(d.status, d.confidence, lang)}")
         blocks.append(link_ids(d.cause, titles))
-        if d.evidence:
-            blocks.append(f"**{t['evidence']}**\n" + "\n".join(evidence_lines(d.evidence, lang, said)))
+        evidence = "\n".join(evidence_lines(d.evidence, lang, said)) or NO_RULE_EVIDENCE[lang]
+        blocks.append(f"**{t['evidence']}**\n{evidence}")
         blocks.append(f"**{t['fix']}**\n" + "\n".join(f"{i}. {link_ids(step, titles)}"
                                                   for i, step in enumerate(d.fix.steps, start=1)))
         if d.fix.patch:

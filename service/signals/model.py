@@ -38,6 +38,16 @@ _PROSE_MODEL = re.compile(
     r"llava|internvl|tinyllama)[A-Za-z0-9_.\-]*?[-_ ]?\d+(?:\.\d+)?(?:x\d+)?[bm](?:[A-Za-z0-9_.\-]*)?)(?![A-Za-z0-9])"
 )
 
+# A name in prose without a size is read only when the MoE table knows it ("deepseek-v2-lite", "Mixtral",
+# "DeepSeek-V3"): whether a model is a mixture of experts is what several hang causes turn on, and these names
+# carry it without a size.
+_PROSE_NAME = re.compile(
+    r"(?i)(?<![A-Za-z0-9])((?:qwen|mixtral|deepseek|olmoe|glm|dbrx|jamba|phi)[A-Za-z0-9_.\-]*)(?![A-Za-z0-9])")
+
+
+def _prose_moe_name(out: Scope) -> tuple[str, Line] | None:
+    return next(((m.group(1), line) for m, line in out.index.finditer(_PROSE_NAME) if _MOE.search(m.group(1))), None)
+
 
 def model_family(name: str) -> str | None:
     base = name.rstrip("/").rsplit("/", 1)[-1] if "/" in name.rstrip("/") else name
@@ -52,7 +62,7 @@ def model_family(name: str) -> str | None:
 @extractor(provides=[
     signal("model.name", "str",
            "Model name or path (model_name_or_path, from_pretrained, --pretrain, base_model; else a sized model name "
-           "in prose such as `Qwen2.5-14B`)."),
+           "in prose such as `Qwen2.5-14B`, or a mixture-of-experts name the MoE table knows: `deepseek-v2-lite`)."),
     signal("model.family", "str",
            "Model family from the name: qwen, qwen2, qwen2.5, qwen3, llama, llama2, llama3, mistral, mixtral, gemma, "
            "chatglm, glm4, baichuan, internlm, yi, deepseek, phi, minicpm, llava, ..."),
@@ -80,6 +90,8 @@ def model(parsed: Parsed, out: Scope) -> None:
         if hit:
             name, line, from_prose = hit[0].group(1), hit[1], True
             kind_after = _PROSE_KIND_AFTER.match(hit[0].string, hit[0].end())
+        elif moe_name := _prose_moe_name(out):
+            (name, line), from_prose = moe_name, True
     experts = _moe_config(parsed)
     if experts is not None:  # the model's own config.json says so, whatever its name
         out.set("model.is_moe", True, [experts.line])

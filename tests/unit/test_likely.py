@@ -1,7 +1,7 @@
 """What an abstention names: candidates the model gives at least LIKELY_FLOOR (service/models.py)."""
 
-from service.models import LIKELY_FLOOR, DiagnoseResult, DifferentialOut
-from service.render import render_markdown
+from service.models import LIKELY_FLOOR, DiagnoseResult, DiagnosisOut, DifferentialOut, Evidence, FixOut
+from service.render import NO_RULE_EVIDENCE, render_markdown
 from service.triage.replies import draft_reply
 from ui.view import render_answer
 
@@ -31,3 +31,19 @@ def test_when_nothing_is_likely_every_surface_asks_for_the_log_and_names_no_caus
         assert "title of a" not in text and "title of b" not in text
         assert "traceback" in text  # the request for the error, the config and the environment
     assert "title of c" in render_markdown(result)  # what the rules ruled out still gets its line
+
+
+def _probable(evidence: list[Evidence]) -> DiagnoseResult:
+    diagnosis = DiagnosisOut(id="a", category="a", title="title of a", status="probable", confidence=0.8, score=0.0,
+                             evidence=evidence, conditions=[], cause="why a", fix=FixOut(steps=["do x"]),
+                             references=[])
+    return DiagnoseResult(lang="en", diagnoses=[diagnosis], differential=[], missing=[], related=[], signals=[])
+
+
+def test_a_probable_cause_without_rule_evidence_says_what_its_ranking_stands_on():
+    """Retrieval alone can make a cause probable: the answer says so instead of an empty "Evidence" heading."""
+    for text in (render_markdown(_probable([])), render_answer(_probable([]))):
+        assert NO_RULE_EVIDENCE["en"] in text
+    line = Evidence(part="input", line=2, text="RuntimeError: boom", signal="a:boom")
+    for text in (render_markdown(_probable([line])), render_answer(_probable([line]))):
+        assert NO_RULE_EVIDENCE["en"] not in text and "RuntimeError: boom" in text

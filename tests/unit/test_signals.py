@@ -122,6 +122,19 @@ def test_moe_from_the_model_config_or_name(text, expected):
     assert signals(text).get("model.is_moe") == expected
 
 
+@pytest.mark.parametrize("text, name, moe", [
+    ("训练 deepseek-v2-lite 的时候用 deepspeed zero3，跑到第一步就卡住不动了", "deepseek-v2-lite", True),
+    ("Fine-tuning Mixtral with ZeRO-3 hangs before the first step", "Mixtral", True),
+    ("用 DeepSeek-V3 做 SFT", "DeepSeek-V3", True),
+    ("fine-tuning Qwen2.5-14B; the Qwen1.5-MoE run is fine", "Qwen2.5-14B", False),  # a sized name comes first
+    ("用 qwen 微调卡住了", None, None),  # a family alone says nothing of experts
+    ("phi tuning of the learning rate", None, None),
+])
+def test_a_sizeless_model_name_in_prose_is_read_when_the_moe_table_knows_it(text, name, moe):
+    found = signals(text)
+    assert found.get("model.name") == name and found.get("model.is_moe") == moe
+
+
 def test_metric_derived_facts():
     s = signals("\n".join([
         "{'loss': 2.1, 'grad_norm': 1.3, 'learning_rate': 1e-5, 'epoch': 0.1}",
