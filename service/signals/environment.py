@@ -93,20 +93,45 @@ def _run_visible_devices(parsed: Parsed, out: Scope) -> tuple[re.Match[str], Lin
     return None
 
 
+NUMBER_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
+                "twelve": 12, "sixteen": 16, "thirty-two": 32, "sixty-four": 64}
+# Longer numerals first: the alternation takes the first that matches ("十六" before "十").
+ZH_NUMBERS = {"三十二": 32, "十六": 16, "两": 2, "二": 2, "双": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8,
+              "九": 9, "十": 10}
+
+
+def _count(text: str) -> int:
+    return int(text) if text.isdigit() else ZH_NUMBERS.get(text) or NUMBER_WORDS[text.lower()]
+
+
 # canonical name, pattern, compute capability, p2p-limited (kb/tables/gpus.yaml)
 _GPUS: list[tuple[str, str, float, bool]] = [
     (e.name, e.pattern, e.compute_capability, e.p2p_limited) for e in TABLES.gpus
 ]
+# A GPU named after a count: "A100", "RTX 4090", "Ascend 910B NPU", "卡", "显卡" (a classifier alone is not one:
+# "5 张图片" are five images).
+_GPU_WORD = (r"(?:GPUs?|NPUs?|cards?|(?:A100|A800|H100|H800|H20|V100|P100|T4|A6000|A40|L40S?|L20|4090|3090|2080|1080|"
+             r"910B)(?:\s*Ti)?s?)")
+_GPU_WORD_ZH = r"(?:卡|显卡|GPU|NPU|A100|A800|H100|H800|H20|V100|P100|T4|A6000|A40|L40S?|L20|4090|3090|2080|910B|TITAN)"
+# What may stand between an English count and its GPU word: sizes, vendors, model numbers ("eight A100 80GB cards").
+_GPU_FILLER = (r"(?:(?:\d+\s*G[Bi]?B?|NVIDIA|Tesla|GeForce|RTX|GTX|TITAN|Ascend|Gaudi|AMD|Instinct|PCIe|SXM\d?|Ti|"
+               r"NVLink(?:ed)?|[A-Z]{1,3}\d{2,4}[A-Z]?)\s+){0,4}")
 _GPU_COUNT = [
     re.compile(r"(?i)GPU number\s*:\s*(\d+)"),
     prose_pattern(r"(?i)\b(\d+)\s*[x×*]\s*(?:NVIDIA\s+)?(?:Tesla\s+)?(?:GeForce\s+)?(?:RTX\s*)?[A-Z]?\d{2,4}\b"),
-    re.compile(r"(?<!\d)(\d+)\s*(?:卡|张卡|块卡|张|块)"),  # (?<!\d): no restart inside a digit run
+    re.compile(r"(?<!\d)(\d+)\s*(?:卡|张卡|块卡)"),  # (?<!\d): no restart inside a digit run
     re.compile(r"(?i)--nproc_per_node[= ](\d+)"),
     re.compile(r"(?i)num_processes\s*[:=]\s*(\d+)"),
     re.compile(r"(?i)--num_gpus[= ](\d+)"),
     prose_pattern(r"(?i)\b(\d+)\s*GPUs\b"),
-    prose_pattern(r"(?i)(?<![A-Za-z0-9_.])(\d{1,2})\s*(?:x\s*)?(?:NVIDIA\s+)?(?:Tesla\s+)?(?:GeForce\s+)?(?:RTX\s*)?"
-               r"(?:A100|A800|H100|H800|H20|V100|A6000|A40|L40S?|4090|3090)\b"),
+    # "8 张 A100", "4 张 80G 的 A100", "8 张昇腾 NPU"; and the same counted in words or numerals: "eight A100 80GB
+    # cards", "two 40 GB A100s", "seven GPUs", "两张 40GB A100", "四张 L20", "八卡". A short gap without punctuation
+    # between the classifier and the GPU word.
+    re.compile(r"(?i)(?<!\d)(\d{1,4}|" + "|".join(ZH_NUMBERS) + r")\s*(?:张|块)[^\n，,。；;、：:]{0,12}?"
+               + _GPU_WORD_ZH),
+    re.compile(r"(" + "|".join(ZH_NUMBERS) + r")卡"),
+    prose_pattern(r"(?i)(?<![A-Za-z0-9_.])(\d{1,3}|" + "|".join(NUMBER_WORDS) + r")(?:\s*[x×]\s*|\s+)" + _GPU_FILLER
+                  + _GPU_WORD + r"\b"),
 ]
 
 
@@ -126,7 +151,8 @@ _SMI_ROW = re.compile(r"(?m)^\|[ \t]+\d+[ \t]+(NVIDIA|Tesla|GeForce|Quadro)")
            "Compute capability of that GPU (7.0 for V100, 8.0 for A100, ...).",
            internal="reported with the diagnosis; matchers use gpu.bf16, derived from it"),
     signal("gpu.bf16", "bool", "The GPU supports bf16 (compute capability >= 8.0)."),
-    signal("gpu.count", "int", "Number of GPUs seen (nvidia-smi rows, `8x`/`8卡` phrases, GPU lists)."),
+    signal("gpu.count", "int", "Number of GPUs seen (nvidia-smi rows, `8x`/`8卡`/`两张 A100`/`eight A100s` phrases, "
+                               "GPU lists)."),
     signal("gpu.p2p_limited", "bool",
            "Consumer or PCIe workstation GPUs without reliable peer-to-peer (RTX 40xx, RTX A6000/A5000 PCIe); false "
            "for known datacenter and NVLink-capable GPUs."),
@@ -142,8 +168,8 @@ def hardware(parsed: Parsed, out: Scope) -> None:
         out.set("gpu.p2p_limited", p2p, [line])
     for pattern in _GPU_COUNT:
         hit = first_match(out.index, pattern)
-        if hit and 0 < int(hit[0].group(1)) <= 1024:
-            out.set("gpu.count", int(hit[0].group(1)), [hit[1]])
+        if hit and 0 < _count(hit[0].group(1)) <= 1024:
+            out.set("gpu.count", _count(hit[0].group(1)), [hit[1]])
             break
     else:
         smi_rows = [line for _, line in out.index.finditer(_SMI_ROW)]

@@ -37,8 +37,9 @@ def signals(text: str) -> dict:
 # the GLM-4.5/4.6 mixture-of-experts marker (2026-12-03); the version patterns bounded by ASCII word characters (a
 # version written against Chinese text, "transformers版本4.46.0训练") and reading `版本` / `版本是` (2026-12-04); the
 # version a package was upgraded or switched to ("transformers升级到4.53", "换成4.46.0"), and DeepSeek-Coder-V2 (a
-# mixture of experts, like DeepSeek-V2) as MoE (2026-12-04, tenth session).
-_DIGEST_BEFORE_MOVE = "8b557e49208d138d031d3fa077cbb379d91c7f080dd26855b0dcdd21ef058d1e"
+# mixture of experts, like DeepSeek-V2) as MoE (2026-12-04, tenth session); GPU names in the plural ("eight A100s",
+# "two 3090s": `s?` before the final bound, 2026-12-04, thirteenth session).
+_DIGEST_BEFORE_MOVE = "ef0bd2f2a796b6c0789d91b9cd5e2e44d547aef2bc0bc38f5139ec17719d9457"
 
 
 def _digest() -> str:

@@ -228,3 +228,27 @@ def test_visible_gpus_are_the_runs_not_the_workaround(text, expected):
 ])
 def test_base_or_instruct_said_right_after_a_prose_model_name(text, expected):
     assert signals(text).get("model.is_base") == expected
+
+
+@pytest.mark.parametrize("text, count", [
+    ("Full fine-tuning on eight A100 80GB cards", 8),
+    ("LoRA on two 40 GB A100s hits OOM", 2),
+    ("Full-parameter SFT on seven GPUs with ZeRO-2", 7),
+    ("on three 22GB RTX 2080 Ti cards", 3),
+    ("training on eight Ascend 910B NPUs", 8),
+    ("在两张 40GB A100 上全参数微调", 2),
+    ("用四张 L20 做 LoRA", 4),
+    ("只有 4 张 24G 的 RTX 4090", 4),
+    ("八卡训练卡住", 8),
+    ("每条记录列出 5 张图片", None),  # five images, not five GPUs
+    ("报 cuda:0 与 cuda:1 张量不在同一设备", None),  # 张量 is a tensor
+    ("on 24 GB cards the job OOMs", None),  # a memory size is not a count
+    ("![2](https://github.com/u/r/assets/1/85c16a40-e265-4d5b)", None),
+])
+def test_gpu_counts_in_words_numerals_and_plurals(text, count):
+    assert signals(text).get("gpu.count") == count
+
+
+def test_a_plural_gpu_name_is_the_gpu():
+    assert signals("Training GPT-2 on eight A100s")["gpu.model"] == "A100"
+    assert signals("LoRA on two 3090s")["gpu.model"] == "RTX 3090"
