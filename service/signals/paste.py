@@ -30,18 +30,28 @@ _NO_ERROR = re.compile(
 _RE2_OPTIONS = re2.Options()
 _RE2_OPTIONS.max_mem = 64 << 20
 _FAILURE = re2.compile(
-    r"(?im)(?:error|exception|traceback|fail|crash|segfault|(?:^|[^a-z\n])(?:nan|inf)(?:[^a-z]|$)|hang|"
+    r"(?im)(?:error|exception|traceback|fail|crash|segfault|(?:^|[^a-z\n])(?:nan|inf)s?(?:[^a-z]|$)|hang|"
     r"(?:^|[^a-z\n])hung|stuck|freez|never (?:stops?|ends?|finish)|"
     r"(?:does not|doesn't|did not|didn't|won't|cannot|can't|unable to|not) "
-    r"(?:stop|work|train|learn|load|converge|start|run|save|change|improve|end|produce|generat|finish|decreas)|"
-    r"repeat|garbl|gibberish|diverg|explod|blow(?:s|n)? up|spik|(?:^|[^a-z\n])oom(?:[^a-z]|$)|out of memory|killed|"
+    r"(?:stop|work|train|learn|load|converge|start|run|save|change|improve|end|produce|generat|finish|decreas|"
+    r"help|resum|seem to (?:work|take effect|change))|"
+    r"repeat|garbl|gibberish|diverg|explod|blow(?:s|n)? up|spik|(?:^|[^a-z\n])oom(?:[^a-z]|$)|"
+    r"out of (?:gpu |cuda |device |host )?memory|killed|"
     r"timed? ?out|mismatch|wrong|incorrect|broken|no effect|degrad|worse|unstable|instabil|plateau|warning|"
-    r"incompatib|inconsisten|unavailable|unsupported|not (?:supported|learning|satisf)|"
+    r"incompatib|inconsisten|unavailable|unsupported|not (?:supported|learning|satisf)|unexpected|undefined symbol|"
+    r"(?:^|[^a-z\n])stop(?:s|ped)? (?:at|with|after|before|making|responding|early)(?:[^a-z]|$)|no longer|saturat|"
+    r"(?:not|never|n't) take effect|repetit|looping|stuck in a loop|infinite loop|keeps? (?:generating|going|talking)|"
+    r"remains? (?:all )?zeros?|a regression|"
+    r"loss(?:es)?\b[^\n]{0,40}\b(?:stays?|stayed|remains?|remained|sits?|shows?|showed|reports?|drops?|dropped|goes|"
+    r"went|becomes?|became|turns?|turned|falls?|fell|collapses?|collapsed|stuck|of)\s+"
+    r"(?:(?:at|to|on|exactly|always|all|just|immediately|straight)\s+)*(?:0(?:\.0+)?(?:[^\d.]|\.(?:[^\d]|$)|$)|zero\b)|"
     r"loss[\pL\pN_]*\s*(?:is|of|stays?|becomes?|will be|are|were|=|:)?\s*0(?:\.0+)?(?:[^\d.]|$)|"
     r"loss[^\n]{0,30}(?:increas|goes up|went up|rises|rose|jump)|"
     r"报错|错误|失败|异常|警告|不兼容|爆显存|显存不足|不支持|卡住|卡死|卡在|不动了?|不停|停不下|重复|乱码|发散|爆炸|溢出|超时|不一致|不匹配|无效|"
-    r"没有?(?:任何)?(?:效果|作用|变化)|没用|变差|不收敛|为\s*0(?:[^.\d]|$)|没反应|崩溃|挂掉|中断|无法|(?:^|[^能\n])不能|"
-    r"(?:^|[^会\n])不会|不下降|降不下|上升|变成\s*nan)",
+    r"没有?(?:任何)?(?:效果|作用|变化)|没用|变差|不起作用|不生效|没生效|未生效|没有生效|稳定性|未定义|不收敛|为\s*0(?:[^.\d]|$)|没反应|崩溃|挂掉|中断|无法|(?:^|[^能\n])不能|"
+    r"(?:^|[^会\n])不会|不下降|降不下|上升|变成\s*nan|loss[^\n]{0,10}(?:是|为|到|成)\s*0(?:\.0+)?(?:[^.\d]|$)|爆掉|不回应|"
+    r"加载不上|加载失败|退出码|(?:精度|准确率|效果|性能|质量)[^\n]{0,6}(?:下降|变差|降低)|是坏的|坏掉|不稳定|尖峰|"
+    r"不再(?:继续)?下降|胡言乱语|看不出(?:任何)?(?:效果|变化)|(?:^|[^汇日周简情预申举警通\n])报\s*[A-Za-z])",
     _RE2_OPTIONS,
 )
 
