@@ -11,12 +11,19 @@ from service.models import Parsed
 from service.signals.registry import Scope, extractor, signal
 from service.text import detect_lang
 
-_ERROR_HINT = re.compile(r"(?i)(Traceback \(most recent call last\)|\berror\b|exception|failed|killed|报错|错误)")
+# An error in any words: "报错" says one was raised; English says "errors out", "fails with", "raises", "throws".
+# "报" alone is the verb ("报 CUDA error", "就报分布式包没有 NCCL"), not a report (报告), a sign-up (报名) or a
+# table (报表).
+_ERROR_HINT = re.compile(
+    r"(?i)(traceback|\berrors?\b|exception|failed|killed|\bfails? (?:with|because|when|while|on|at)\b|"
+    r"\b(?:raises|raised|throws|threw|thrown|crash(?:es|ed)?)\b|\bstops? with\b|"
+    r"报错|错误|失败|抛出|崩溃|(?<![汇日周简情预申举警通公])报(?![告名表道价销纸考酬]))"
+)
 # "没有报错", "no error is raised", "without any exception": the report says there was none. Silent failures (an
 # adapter that does nothing, LoRA that does not train) are told this way, and an error they do not have must not
 # count as one.
 _NO_ERROR = re.compile(
-    r"(?i)(没有|没|无|不|未)(任何)?(出现|看到|显示|遇到|产生)?(任何)?(报错|错误)|"
+    r"(?i)(没有|没|无|不|未)(任何)?(出现|看到|显示|遇到|产生)?(任何|具体|明显)?的?(报错|错误)|"
     r"(?<![a-z])(no|without|not any|never an?|didn't|doesn't|does not|did not|isn't|is not|wasn't|was not)"
     r"\s+(any\s+|an\s+|\w+\s+)?(errors?|exceptions?|failed|fails?)(?![a-z])"
 )

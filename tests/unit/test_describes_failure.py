@@ -94,3 +94,22 @@ def test_a_word_boundary_names_the_line_of_the_word(text: str, line: str) -> Non
 @pytest.mark.parametrize("text", ["eval banana score 0.3", "infinity mode on", "zoom in on the chart", "能不能用 LoRA"])
 def test_a_word_inside_another_is_no_failure(text: str) -> None:
     assert not describes_failure(text)
+
+
+def has_error(text: str) -> bool:
+    return "input.has_error" in extract_signals(parse([Part("input", text)]))
+
+
+@pytest.mark.parametrize("english, chinese", [
+    ("Loading the adapter fails with a size mismatch", "加载适配器时报张量形状不匹配"),
+    ("The PPO stage errors out while creating LoRA layers", "PPO 阶段创建 LoRA 层时失败"),
+    ("The collator raises a KeyError on the first batch", "第一个 batch 就报 KeyError"),
+])
+def test_an_error_in_both_languages(english: str, chinese: str) -> None:
+    assert has_error(english) and has_error(chinese)
+
+
+@pytest.mark.parametrize("text", ["训练过程没有具体报错", "The run finished without any error", "我写了一份训练报告",
+                                  "the raw loss is reported every step"])
+def test_no_error_said_or_none_at_all(text: str) -> None:
+    assert not has_error(text)
