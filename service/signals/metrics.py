@@ -20,11 +20,12 @@ def _finite(x: float | None) -> bool:
 # "nan" rather than one long pattern: every pattern here stays linear on long lines.
 _NAN = re.compile(r"(?i)(?<![a-z])nan(?![a-z])")
 _LOSS_WORD = re.compile(r"(?i)(?<![a-z])(loss|grad_norm|gradients?)(?![a-z])|损失|梯度")
-_TURN = re.compile(r"(?i)(?<![a-z])(becomes?|became|turns?|turned|goes|went|jumps?|jumped|suddenly|then)(?![a-z])|"
+_TURN = re.compile(r"(?i)(?<![a-z])(becomes?|became|turns?|turned|goes|went|jumps?|jumped|suddenly|then|"
+                   r"starts?|started|begins?|began|com(es|ing) out( as)?)(?![a-z])|"
                    r"变成|变为|成了|突然|出现|就是|全是|都是|全部")
 _HEALTHY_BEFORE = re.compile(
     r"(?i)(?<![a-z])(decreas\w*|dropping|going down|went down|goes down|converg\w*|normal(ly)?|"
-    r"(after|for) [^\n]{0,20}?(steps|iterations|iters|epochs))(?![a-z])|"
+    r"(after|for) [^\n]{0,30}?(steps|iterations|iters|epochs))(?![a-z])|"
     r"(之前|此前|前面|一开始|刚开始|开始时?)[^，。,\n]{0,8}?(正常|下降|在降|收敛)|"
     r"(训练|跑)了?[^，。,\n]{0,12}?(步|轮|epoch|step|iter)[^，。,\n]{0,6}?(之后|以后|后)|正常下降|一直在?下降")
 _FROM_START = re.compile(r"(?i)(?<![a-z])(first steps?|step (0|1)(?![0-9])|immediately|from the (start|beginning))"
@@ -46,7 +47,8 @@ def _prose_nan_after_healthy(parsed: Parsed) -> Line | None:
 # connector words between the name and the zero ("grad_norm nan, loss 0" is not it), and not denied before it.
 _PROSE_GRAD_NORM_ZERO = re.compile(
     r"(?i)grad_?norm['\"]?\s*(?:(?:也|都|一直|始终|全部?|also|always|is|was|stays?|stuck|remains?|at|are|equals?|exactly|"
-    r"是|为|变成了?|变为)\s*|[:=：]\s*){0,3}0(?:\.0+)?(?![\d.])"
+    r"of|shows?|becomes?|became|drops?|dropped|goes|went|to|是|为|变成了?|变为)\s*|[:=：]\s*){0,3}"
+    r"(?:0(?:\.0+)?(?![\d.])|zero(?![a-z]))"
 )
 
 

@@ -15,7 +15,10 @@ _PRECISION_WORDS = {"bf16": "bf16", "bfloat16": "bf16", "fp16": "fp16", "float16
 _TRAINING_PRECISION = prose_pattern(
     r"(?i)(?:train\w*|fine-?tun\w*|finetun\w*|训练|微调)\s*(?:in|with|using|under|使用|用)?\s*(bf16|fp16|bfloat16|float16|fp32)\b|"
     r"(?:using|use|uses|with)\s+(bf16|fp16|bfloat16|float16|fp32)\s+(?:for\s+)?(?:training|computation|precision|mixed)|"
-    r"(bf16|fp16|bfloat16|float16|fp32)\s*(?:mixed[- ]precision\s+)?(?:training|训练|精度训练|微调)"
+    r"(bf16|fp16|bfloat16|float16|fp32)\s*(?:mixed[- ]precision\s+)?(?:training|训练|精度训练|微调)|"
+    # "with use_fp16 enabled", "enabled bf16", "开启 fp16": a switch said to be on
+    r"(?<![A-Za-z0-9-])(?:use_)?(bf16|fp16)\s+(?:enabled|turned on|switched on)\b|"
+    r"(?:\benabl\w*|\bturn\w* on|\bswitch\w* on|开启|打开|开了)\s*(?:use_)?(bf16|fp16)(?![A-Za-z0-9_-])"
 )
 # accelerate's and PyTorch Lightning's spellings (Lightning's `precision=16` is fp16 mixed precision).
 _PRECISION_SETTING = {"bf16": "bf16", "fp16": "fp16", "no": "fp32", "fp32": "fp32", "32": "fp32", "16": "fp16",
@@ -194,7 +197,9 @@ def deepspeed(parsed: Parsed, out: Scope) -> None:
             out.set("deepspeed.stage", value, [line])
     if said_no is not None and not out.has("deepspeed.stage"):  # no DeepSpeed: no ZeRO sharding either
         out.set("deepspeed.stage", 0, [said_no])
-    overlap = last_fact(facts, "overlap_comm")
+    # `overlap_comm` in the JSON, or written dotted (`zero_optimization.overlap_comm: true`) as an override
+    overlap = next((f for f in reversed(facts) if f.value is not None and (
+        f.key == "overlap_comm" or f.key.endswith(".overlap_comm"))), None)
     if overlap is not None and truthy(overlap.value) is not None:
         out.set("deepspeed.overlap_comm", truthy(overlap.value), [overlap.line])
     offload = [
