@@ -252,3 +252,34 @@ def test_gpu_counts_in_words_numerals_and_plurals(text, count):
 def test_a_plural_gpu_name_is_the_gpu():
     assert signals("Training GPT-2 on eight A100s")["gpu.model"] == "A100"
     assert signals("LoRA on two 3090s")["gpu.model"] == "RTX 3090"
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Training the ASR recipe with use_fp16 enabled: the log shows loss NaN.", "fp16"),
+    ("We enabled bf16 for the second run and the loss went to nan.", "bf16"),
+    ("开启 use_fp16 训练：日志显示 loss 为 NaN。", "fp16"),
+])
+def test_precision_said_as_a_switch_turned_on(text, expected):
+    assert signals(text).get("precision") == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("After moving to DeepSpeed 0.14.3, training reports grad_norm of zero.", True),
+    ("the grad_norm drops to zero after the first step", True),
+    ("grad_norm of 0.5 at step 10", None),
+])
+def test_grad_norm_zero_said_in_words(text, expected):
+    assert signals(text).get("metrics.grad_norm_zero") == expected
+
+
+def test_nan_after_a_longer_healthy_stretch_said_in_prose():
+    text = "Training with ZeRO-2 in fp16: after roughly ten thousand steps the loss starts coming out as NaN."
+    assert signals(text).get("metrics.nan_after_healthy") is True
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("zero_optimization.overlap_comm: True\nzero_optimization.stage: 2", True),
+    ('{"zero_optimization": {"stage": 2, "overlap_comm": false}}', False),
+])
+def test_overlap_comm_from_the_json_or_a_dotted_override(text, expected):
+    assert signals(text).get("deepspeed.overlap_comm") is expected
