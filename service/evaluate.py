@@ -18,8 +18,12 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from service.cases import OUT_OF_SCOPE, Case, thread_key
+
+if TYPE_CHECKING:
+    from service.learn import Decision
 
 SYSTEMS = ("tunedoc", "hybrid search", "BM25", "plain RAG", "kNN cases")
 
@@ -186,18 +190,22 @@ def _baselines(retriever, text: str, analysis, cause_of: dict[str, str]) -> dict
     return baseline_rankings(Prepared(case, analysis, 0), retriever, cause_of)
 
 
-def _tradeoff(predictions: list, chosen: dict[str, float],  # noqa: ANN001 - learn.Prediction
+def _tradeoff(predictions: list, chosen: Decision,  # noqa: ANN001 - learn.Prediction
               folds: dict[str, int]) -> list[str]:
     """What other thresholds would give on the same out-of-fold predictions (TUNEDOC_THRESHOLD sets one for both
-    languages), and the threshold choice itself made out of fold: one threshold, or one per language."""
-    from service.learn import apply_threshold, describe, nested_threshold_score, score
+    languages; the chosen in-scope gate stays), and the choice itself made out of fold: one threshold with the gate,
+    one without it, or one per language with the gate."""
+    from service.learn import Decision, apply_threshold, describe, nested_threshold_score, score
 
     grid = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
-    rows = [(f"{t:.2f}", score([apply_threshold(p, t) for p in predictions])) for t in grid]
+    rows = [(f"{t:.2f}", score([apply_threshold(p, Decision({"en": t, "zh": t}, chosen.in_scope))
+                                for p in predictions])) for t in grid]
     rows.append((f"{describe(chosen)} (chosen)", score([apply_threshold(p, chosen) for p in predictions])))
-    for name, per_language in (("one threshold", False), ("one per language", True)):
+    for name, per_language, gate in (("one threshold and the gate", False, True),
+                                     ("one threshold, no gate", False, False),
+                                     ("one per language and the gate", True, True)):
         rows.append((f"{name}, each fold's chosen on the other folds",
-                     nested_threshold_score(predictions, folds, per_language)))
+                     nested_threshold_score(predictions, folds, per_language, gate)))
     lines = ["", "Threshold trade-off (same out-of-fold predictions):",
              "| threshold | top-1 | wrong first | out-of-scope abstained |", "|---|---|---|---|"]
     lines += [f"| {name} | {s['top1']:.3f} | {s['wrong_first']:.3f} | {s['abstained']:.3f} |" for name, s in rows]

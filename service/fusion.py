@@ -92,6 +92,11 @@ class FusionModel:
     # features are the same: a bare log whose symptom the group shares) are ranked by it, the cause seen more often
     # first, rather than by name.
     case_counts: dict[str, int] = field(default_factory=dict)
+    # The least total probability the candidates must hold together for any of them to be `probable`: the model's
+    # "the cause is one of these" as a gate apart from "and it is this one" (`threshold`). Out-of-scope reports
+    # mostly fail the gate; an in-scope report whose probability two related causes share passes it, and its first
+    # cause can then be answered at a lower threshold. Chosen with the threshold by cross-validation (0: no gate).
+    in_scope: float = 0.0
 
     def threshold_for(self, lang: str) -> float:
         return self.thresholds.get(lang, self.threshold)
@@ -131,7 +136,7 @@ class FusionModel:
                        threshold=data["threshold"], mean=data.get("mean", {}), scale=data.get("scale", {}),
                        meta=data.get("meta", {}), confirmed_floor=data.get("confirmed_floor", 0.0),
                        rule_precision=data.get("rule_precision", {}), thresholds=data.get("thresholds", {}),
-                       case_counts=data.get("case_counts", {}))
+                       case_counts=data.get("case_counts", {}), in_scope=data.get("in_scope", 0.0))
         except KeyError:
             return None  # an older format: rank without a model until `tunedoc train` runs again
 
@@ -140,7 +145,7 @@ class FusionModel:
         body = {"weights": self.weights, "none_weights": self.none_weights, "none_bias": self.none_bias,
                 "threshold": self.threshold, "mean": self.mean, "scale": self.scale, "meta": self.meta,
                 "confirmed_floor": self.confirmed_floor, "rule_precision": self.rule_precision,
-                "thresholds": self.thresholds, "case_counts": self.case_counts}
+                "thresholds": self.thresholds, "case_counts": self.case_counts, "in_scope": self.in_scope}
         path.write_text(json.dumps(body, indent=1, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
@@ -351,12 +356,21 @@ def only_shared_symptom(candidate: Candidate) -> bool:
     return candidate.bare and f.get("rule_group", 0.0) > 0 and f.get("rule_score", 0.0) <= f.get("rule_symptom", 0.0)
 
 
+def in_scope_mass(ranked: list[Candidate]) -> float:
+    """How much probability the candidates hold together: the model's belief that the cause is one of them, not
+    out of scope or a cause none names (a decisive confirmation's floor can push it over 1)."""
+    return round(sum(c.probability for c in ranked), 4)
+
+
 def decide(ranked: list[Candidate], model: FusionModel | None,
            lang: str = "en") -> tuple[list[Candidate], list[Candidate]]:
     """(diagnoses, differential). Diagnoses: the confirmed causes, strongest rule evidence first (where rules are
-    decisive they decide the order too), then the causes probable enough (the threshold of the input's language), by
-    probability. The differential: the rest, in probability order."""
+    decisive they decide the order too), then the causes probable enough (the threshold of the input's language, and
+    the candidates together holding the model's in-scope gate), by probability. The differential: the rest, in
+    probability order."""
     threshold = model.threshold_for(lang) if model is not None else 1.01
+    if model is not None and in_scope_mass(ranked) < model.in_scope:
+        threshold = 1.01  # the model does not believe the cause is among these: nothing is probable
     confirmed = sorted((c for c in ranked if c.confirmed),
                        key=lambda c: (-c.features["rule_score"], -c.probability, c.category))
     probable = [c for c in ranked if not c.confirmed and c.probability >= threshold and not only_shared_symptom(c)]

@@ -116,7 +116,8 @@ class DiagnosisOut(BaseModel):
     title: str
     status: Literal["confirmed", "probable"] = Field(
         default="confirmed", description="confirmed: the article's rules hold; probable: the fusion model's "
-                                         "probability is over the abstention threshold.")
+                                         "probability reaches the abstention threshold, and the candidates "
+                                         "together pass its in-scope gate.")
     confidence: float = Field(description="Probability that this is the cause (the calibrated fusion model).")
     score: float = Field(description="The rule score of the article (sum of the weights of what holds).")
     evidence: list[Evidence]

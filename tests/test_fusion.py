@@ -47,13 +47,13 @@ def test_the_conditional_logit_learns_which_feature_marks_the_right_cause():
 
 def test_the_model_round_trips_as_json(tmp_path):
     model = FusionModel({"case_vote": 1.0}, {"oos_vote": 2.0}, -0.5, 0.7, {"case_vote": 0.1}, {"case_vote": 2.0},
-                        thresholds={"zh": 0.6}, case_counts={"a": 3})
+                        thresholds={"zh": 0.6}, case_counts={"a": 3}, in_scope=0.82)
     model.save(tmp_path / "m.json")
     loaded = FusionModel.load(tmp_path / "m.json")
     assert loaded is not None and loaded.probabilities([{"case_vote": 1.0}], {}) == model.probabilities(
         [{"case_vote": 1.0}], {})
     assert (loaded.threshold_for("zh"), loaded.threshold_for("en")) == (0.6, 0.7)
-    assert loaded.case_counts == {"a": 3}
+    assert loaded.case_counts == {"a": 3} and loaded.in_scope == 0.82
 
 
 def test_confirmed_causes_are_diagnosed_first_by_rule_strength_and_the_rest_need_the_threshold():
@@ -65,6 +65,18 @@ def test_confirmed_causes_are_diagnosed_first_by_rule_strength_and_the_rest_need
     model.thresholds = {"zh": 0.45}  # a Chinese paste is decided at its own language's threshold
     assert [c.category for c in decide(ranked, model, "zh")[0]] == ["d", "b", "a", "c"]
     assert [c.category for c in decide(ranked, model, "en")[0]] == ["d", "b", "a"]
+
+
+def test_the_in_scope_gate_keeps_a_cause_from_being_probable_when_the_candidates_hold_too_little_together():
+    model = FusionModel({}, {}, 0.0, threshold=0.5, in_scope=0.8)
+    shared = [_candidate("a", 0.55), _candidate("b", 0.35)]  # 0.9 together: the cause is one of them, likely a
+    assert [c.category for c in decide(shared, model)[0]] == ["a"]
+    alone = [_candidate("a", 0.6), _candidate("b", 0.1)]  # 0.7 together: as likely none of them
+    assert decide(alone, model)[0] == []
+    confirmed = [_candidate("a", 0.6), _candidate("b", 0.1, confirmed=True, score=1.0)]
+    assert [c.category for c in decide(confirmed, model)[0]] == ["b"]  # a confirmation needs no gate
+    model.in_scope = 0.0
+    assert [c.category for c in decide(alone, model)[0]] == ["a"]
 
 
 def test_the_first_question_is_the_one_that_best_splits_the_top_candidates():
@@ -189,7 +201,8 @@ def test_cross_validation_runs_end_to_end_on_a_slice_of_the_case_base(retriever)
     prepared = prepare(retriever, subset)
     predictions, threshold = cross_validate(prepared, retriever, c=0.3)
     scores = score(predictions)
-    assert len(predictions) == len(subset.cases) and all(0.05 <= t <= 0.99 for t in threshold.values())
+    assert len(predictions) == len(subset.cases) and all(0.05 <= t <= 0.99 for t in threshold.thresholds.values())
+    assert 0.0 <= threshold.in_scope < 1.0
     assert scores["top3"] > 0.5 and 0 < log_loss(predictions) < 5  # a broken pipeline ranks at chance (~0.1)
 
 
