@@ -87,6 +87,27 @@ def install_log_filters() -> None:
 def run(host: str, port: int, workers: int) -> None:
     import uvicorn
 
-    uvicorn.run("service.api.app:create_app", factory=True, host=host, port=port, workers=workers,
-                http=GuardedHTTPProtocol, timeout_keep_alive=5, limit_concurrency=MAX_CONNECTIONS,
-                log_level="info", access_log=True)
+    from service.api import reuseport
+
+    options: dict = {"factory": True, "host": host, "port": port, "workers": workers, "http": GuardedHTTPProtocol,
+                     "timeout_keep_alive": 5, "limit_concurrency": MAX_CONNECTIONS, "log_level": "info",
+                     "access_log": True}
+    if workers < 2 or not reuseport.supported():
+        uvicorn.run("service.api.app:create_app", **options)
+        return
+    # Several workers: a listening socket each (service/api/reuseport.py), else a burst of connections can all land
+    # on one of them. uvicorn.run's multi-worker path, with the parent's socket and the workers' loop swapped.
+    from uvicorn.supervisors import Multiprocess
+
+    config = uvicorn.Config("service.api.app:create_app", loop="service.api.reuseport:new_event_loop", **options)
+    try:
+        sock = reuseport.bind_parent(host, port)
+    except OSError as exc:
+        logging.getLogger("uvicorn.error").error("%s", exc)
+        raise SystemExit(1) from exc
+    logging.getLogger("uvicorn.error").info("Uvicorn running on http://%s:%d, a listening socket per worker", host,
+                                            sock.getsockname()[1])
+    try:
+        Multiprocess(config, sockets=[sock]).run()
+    except KeyboardInterrupt:
+        pass
