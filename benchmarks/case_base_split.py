@@ -42,9 +42,9 @@ def main() -> None:
     retriever = open_retriever()
     saved = FusionModel.load(retriever.catalogue.root / "model" / "fusion.json")
     c = float(str(saved.meta.get("C", 0.3))) if saved else 0.3
-    predictions, threshold = cross_validate(prepare(retriever, retriever.cases), retriever, c)
+    predictions, decision = cross_validate(prepare(retriever, retriever.cases), retriever, c)
     before = urls_at(args.revision)
-    print(f"{len(predictions)} reports, C={c}, {describe(threshold)}")
+    print(f"{len(predictions)} reports, C={c}, {describe(decision)}")
     print("| reports | in scope | out of scope | top-1 | top-3 | wrong first | out-of-scope abstained |")
     print("|---|---|---|---|---|---|---|")
     for name, rows in (("all", predictions),

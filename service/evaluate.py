@@ -195,10 +195,10 @@ def _tradeoff(predictions: list, chosen: Decision,  # noqa: ANN001 - learn.Predi
     """What other thresholds would give on the same out-of-fold predictions (TUNEDOC_THRESHOLD sets one for both
     languages; the chosen in-scope gate stays), and the choice itself made out of fold: one threshold with the gate,
     one without it, or one per language with the gate."""
-    from service.learn import Decision, apply_threshold, describe, nested_threshold_score, score
+    from service.learn import LANGS, Decision, apply_threshold, describe, nested_threshold_score, score
 
     grid = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
-    rows = [(f"{t:.2f}", score([apply_threshold(p, Decision({"en": t, "zh": t}, chosen.in_scope))
+    rows = [(f"{t:.2f}", score([apply_threshold(p, Decision(dict.fromkeys(LANGS, t), chosen.in_scope))
                                 for p in predictions])) for t in grid]
     rows.append((f"{describe(chosen)} (chosen)", score([apply_threshold(p, chosen) for p in predictions])))
     for name, per_language, gate in (("one threshold and the gate", False, True),
@@ -247,10 +247,10 @@ def run_cv(*, show_misses: bool = True, embedding_model: str | None = None, out_
     saved = FusionModel.load(retriever.catalogue.root / "model" / "fusion.json")
     c = c if c is not None else float(str(saved.meta.get("C", 0.3))) if saved else 0.3
     prepared = prepare(retriever, retriever.cases)
-    predictions, threshold = cross_validate(prepared, retriever, c)
+    predictions, decision = cross_validate(prepared, retriever, c)
     everything = {p.case.id: p.case.cause for p in prepared}
     report = Report(f"case base, {len(prepared)} reports, {len({p.fold for p in prepared})} folds grouped by "
-                    f"thread, C={c}, {describe(threshold)} (chosen by CV), "
+                    f"thread, C={c}, {describe(decision)} (chosen by CV), "
                     f"embedding model "
                     f"{retriever.model_name}")
     by_id = {p.case.id: p for p in prepared}
@@ -265,7 +265,7 @@ def run_cv(*, show_misses: bool = True, embedding_model: str | None = None, out_
         for system, preds in baseline_rankings(by_id[case.id], retriever, allowed).items():
             report.add(system, case.lang, case.cause, preds[:1], preds)
     report.ece, report.ece_rows = calibration(predictions)
-    report.extra = _tradeoff(predictions, threshold, {i: p.fold for i, p in by_id.items()})
+    report.extra = _tradeoff(predictions, decision, {i: p.fold for i, p in by_id.items()})
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "reliability-cv.svg").write_text(

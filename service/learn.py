@@ -43,10 +43,10 @@ from service.retrieval import Retriever
 
 FOLDS = 5
 OOS_ABSTENTION_GOAL = 0.90
-WRONG_FIRST_GOAL = 0.05
-# What the threshold choice allows: half a point under the goal. With the in-scope gate, wrong first answers, not
-# out-of-scope abstention alone, bind the choice, and a choice made at the goal's edge on the case base would miss
-# it on unseen reports about half the time.
+# What the threshold choice allows of wrong first answers: half a point under the goal (5%). With the in-scope gate,
+# wrong first answers, not
+# out-of-scope abstention alone, bind the choice, and a choice made at the goal's edge on the case base would
+# miss it on unseen reports about half the time.
 WRONG_FIRST_BUDGET = 0.045
 C_GRID = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
 
@@ -287,19 +287,17 @@ def cross_validate(prepared: list[Prepared], retriever: Retriever, c: float = 0.
         model.case_counts = case_counts(train)
         model.threshold = 1.01  # decide later, on all out-of-fold predictions together
         predictions += [_predict(p, retriever, allowed, model, stacked.of(p, fold)) for p in prepared if p.fold == fold]
-    chosen = (Decision({lang: threshold for lang in LANGS}) if threshold is not None
-              else choose_thresholds(predictions))
+    chosen = Decision(dict.fromkeys(LANGS, threshold)) if threshold is not None else choose_thresholds(predictions)
     return [apply_threshold(p, chosen) for p in predictions], chosen
 
 
 def apply_threshold(prediction: Prediction, threshold: float | Thresholds | Decision) -> Prediction:
     """The prediction decided again at `threshold` (one for every language, one per language, or a whole decision
     rule with its in-scope gate; without one, no gate)."""
-    gate = threshold.in_scope if isinstance(threshold, Decision) else 0.0
-    if isinstance(threshold, Decision):
-        threshold = threshold.thresholds
-    value = threshold if isinstance(threshold, float | int) else threshold.get(prediction.lang, 1.01)
-    model = FusionModel(weights={}, none_weights={}, none_bias=0.0, threshold=value, in_scope=gate)
+    decision = threshold if isinstance(threshold, Decision) else Decision(
+        threshold if isinstance(threshold, dict) else dict.fromkeys(LANGS, float(threshold)))
+    model = FusionModel(weights={}, none_weights={}, none_bias=0.0,
+                        threshold=decision.thresholds.get(prediction.lang, 1.01), in_scope=decision.in_scope)
     chosen, rest = decide(prediction.ranked, model)
     return Prediction(prediction.case, chosen + rest, [c.category for c in chosen], prediction.baselines,
                       prediction.lang)
@@ -332,6 +330,7 @@ def _answers(predictions: list[Prediction]) -> dict[str, np.ndarray]:
     confirmed, confirmed_right, best_p, best_right, mass, oos = [], [], [], [], [], []
     for p in predictions:
         first = decide(p.ranked, never)[0]
+        # ranked holds the unconfirmed candidates in probability order: the first decide() may answer is the best
         best = next((c for c in p.ranked if not c.confirmed and not only_shared_symptom(c)), None)
         confirmed.append(bool(first))
         confirmed_right.append(bool(first) and first[0].category == p.case.cause)
@@ -409,15 +408,14 @@ def nested_threshold_score(predictions: list[Prediction], folds: dict[str, int],
     return score(out)
 
 
-def describe(decision: Decision | Thresholds) -> str:
+def describe(decision: Decision) -> str:
     """`threshold 0.79`, or `thresholds en 0.80, zh 0.61` when the languages differ, and `, in-scope gate 0.82`."""
-    thresholds = decision.thresholds if isinstance(decision, Decision) else decision
+    thresholds = decision.thresholds
     if len(set(thresholds.values())) == 1:
         text = f"threshold {next(iter(thresholds.values())):.2f}"
     else:
         text = "thresholds " + ", ".join(f"{lang} {value:.2f}" for lang, value in sorted(thresholds.items()))
-    gate = decision.in_scope if isinstance(decision, Decision) else 0.0
-    return text + (f", in-scope gate {gate:.2f}" if gate else "")
+    return text + (f", in-scope gate {decision.in_scope:.2f}" if decision.in_scope else "")
 
 
 def score(predictions: list[Prediction]) -> dict[str, float]:
@@ -524,18 +522,18 @@ def train(retriever: Retriever, out: Path, c: float | None = None) -> tuple[Fusi
     stacked = Stacked(prepared)
     best = None
     for candidate_c in ([c] if c is not None else C_GRID):
-        predictions, threshold = cross_validate(prepared, retriever, candidate_c, stacked=stacked)
+        predictions, decision = cross_validate(prepared, retriever, candidate_c, stacked=stacked)
         key = (-log_loss(predictions), candidate_c)  # C by the proper score; the threshold by the goals
         if best is None or key > best[0]:
-            best = (key, candidate_c, threshold, predictions)
+            best = (key, candidate_c, decision, predictions)
     assert best is not None  # the grid is never empty
-    _, chosen_c, threshold, predictions = best
+    _, chosen_c, decision, predictions = best
     everything = {p.case.id: p.case.cause for p in prepared}
     model = fit(_groups(prepared, retriever, everything, stacked, None), chosen_c)
-    thresholds = threshold.thresholds
+    thresholds = decision.thresholds
     model.threshold = max(thresholds.values())  # for a language the model was not measured on: the stricter one
     model.thresholds = dict(thresholds) if len(set(thresholds.values())) > 1 else {}
-    model.in_scope = threshold.in_scope
+    model.in_scope = decision.in_scope
     model.confirmed_floor, model.rule_precision = rule_precision(confirmations(prepared))
     model.case_counts = case_counts(prepared)
     s = score(predictions)
@@ -551,7 +549,7 @@ def train(retriever: Retriever, out: Path, c: float | None = None) -> tuple[Fusi
     stacked.fit(meta={"embedding_model": retriever.model_name}).save(classifier)
     if stacked.lexical:
         stacked.fit_lexical().save(lexical_path(out))
-    summary = (f"trained on {len(base.cases)} cases (C={chosen_c}, {describe(threshold)}); "
+    summary = (f"trained on {len(base.cases)} cases (C={chosen_c}, {describe(decision)}); "
                f"cross-validated: "
                f"top-1 {s['top1']:.3f}, top-3 {s['top3']:.3f}, wrong first {s['wrong_first']:.3f}, out-of-scope "
                f"abstained {s['abstained']:.3f}, ECE {ece:.3f}; weights in {out}, {classifier} and "
