@@ -16,6 +16,7 @@ from service.pipeline import as_parts
 from service.redact import redact
 from service.salient import _SALIENT, MAX_CHARS, MAX_LINES, salient_text
 from service.signals import extract_signals
+from service.text import is_template_checkbox, strip_pasted_images
 
 TRICKY = ["{'loss': 0.0, 'grad_norm': nan, 'epoch': 1}", "'loss':", ": 1", "x.loss: 3 loss=2 grad_norm=1", "aloss: 1",
           "loss", "= 2 step 3 |", "[INFO] fine", "ERROR something", "nan中", "NaN", "nanx", "nan_", "inf", "INFINITY",
@@ -26,13 +27,13 @@ TRICKY = ["{'loss': 0.0, 'grad_norm': nan, 'epoch': 1}", "'loss':", ": 1", "x.lo
 
 
 def reference_salient(parsed: Parsed, signals: dict[str, Signal]) -> str:
-    """salient_text before the RE2 prefilter (the oracle)."""
+    """salient_text before the RE2 prefilter (the oracle): the same lines kept, found by a regex search per line."""
     chosen: list[str] = []
     seen: set[str] = set()
 
     def add(text: str) -> None:
-        text = text.strip()
-        if text and text not in seen and len(chosen) < MAX_LINES:
+        text = strip_pasted_images(text).strip()
+        if text and text not in seen and len(chosen) < MAX_LINES and not is_template_checkbox(text):
             seen.add(text)
             chosen.append(redact(text)[:200])
 
