@@ -216,15 +216,19 @@ def _entropy(ps: list[float]) -> float:
 
 
 def _with_gain(missing: list[MissingOut], ranked: list[Candidate], catalogue) -> list[MissingOut]:  # noqa: ANN001
-    """Order the questions by expected information gain: a yes keeps the causes that ask it, a no the others."""
+    """Order the questions by expected information gain over the leading candidates and "none of them" (the
+    probability the candidates leave over: out of scope, or a cause none names): a yes keeps the causes that ask
+    it, a no the others and none. Without "none", a paste with one likely cause (0.8) and nothing else has no
+    uncertainty left to resolve, and any question about an unlikely alternative came first."""
     top = {c.article: c.probability for c in ranked[:5] if c.probability > 0}
-    if len(top) < 2:
+    none = max(0.0, 1.0 - sum(c.probability for c in ranked))
+    if len(top) + (none > 0) < 2:
         return missing
-    before = _entropy(list(top.values()))
-    total = sum(top.values())
+    before = _entropy([*top.values(), none])
+    total = sum(top.values()) + none
     for item in missing:
         yes = [p for article_id, p in top.items() if article_id in item.for_ids]
-        no = [p for article_id, p in top.items() if article_id not in item.for_ids]
+        no = [p for article_id, p in top.items() if article_id not in item.for_ids] + [none]
         p_yes = sum(yes) / total
         item.gain = round(before - p_yes * _entropy(yes) - (1 - p_yes) * _entropy(no), 4)
     return sorted(missing, key=lambda m: -(m.gain or 0.0))
@@ -251,8 +255,8 @@ def assemble(rules: RuleSet, outcome: RuleOutcome, lang: str, facts: list[Fact],
     entries += [d for d in _differential(rules, outcome, shown, lang, memo) if d.id not in listed]
     asked = [outcome.articles[e.id] for e in entries if e.status == "candidate" and e.id in outcome.articles]
     missing = _missing(asked, lang) if asked else []
-    if not diagnoses and not missing:  # the rules' own questions come first: their answers become evidence
-        missing = _article_asks(rest[:3], outcome, lang, set())
+    if not diagnoses:  # abstaining: the leading candidates' own questions compete with the rules' (by gain below)
+        missing += _article_asks(rest[:3], outcome, lang, {m.ask for m in missing})
     missing = _with_gain(missing, chosen + rest, rules.catalogue)
     if missing and not any(m.gain for m in missing):
         # The rules only ask about causes outside the leading ones (the seed paste: "is this a GRPO run?"), which

@@ -86,6 +86,14 @@ def test_the_first_question_is_the_one_that_best_splits_the_top_candidates():
     assert ordered[0].ask == "x or y" and ordered[0].gain > ordered[1].gain
 
 
+def test_the_first_question_weighs_none_of_them_when_one_candidate_dominates():
+    # 0.8 on x, almost nothing on y, the 0.198 left over on "none of them": what is left to learn is whether it is x.
+    ranked = [_candidate("x", 0.8), _candidate("y", 0.002)]
+    asks = [MissingOut(ask="only y", for_ids=["y"]), MissingOut(ask="is it x", for_ids=["x"])]
+    ordered = _with_gain(asks, ranked, None)
+    assert ordered[0].ask == "is it x" and ordered[0].gain > 0.5 > ordered[1].gain
+
+
 def test_calibration_of_a_perfectly_calibrated_list_is_zero():
     from service.cases import Case
     from service.learn import Prediction
