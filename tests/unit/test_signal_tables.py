@@ -38,8 +38,9 @@ def signals(text: str) -> dict:
 # version written against Chinese text, "transformers版本4.46.0训练") and reading `版本` / `版本是` (2026-12-04); the
 # version a package was upgraded or switched to ("transformers升级到4.53", "换成4.46.0"), and DeepSeek-Coder-V2 (a
 # mixture of experts, like DeepSeek-V2) as MoE (2026-12-04, tenth session); GPU names in the plural ("eight A100s",
-# "two 3090s": `s?` before the final bound, 2026-12-04, thirteenth session).
-_DIGEST_BEFORE_MOVE = "ef0bd2f2a796b6c0789d91b9cd5e2e44d547aef2bc0bc38f5139ec17719d9457"
+# "two 3090s": `s?` before the final bound, 2026-12-04, thirteenth session); "2080 Ti" / "3080ti" without RTX
+# (2026-12-05, seventeenth session).
+_DIGEST_BEFORE_MOVE = "8f105995525aca6f113a2bcfb61f5ef3267e6d863507582a005fd435b9b5b180"
 
 
 def _digest() -> str:
