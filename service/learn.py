@@ -44,9 +44,8 @@ from service.retrieval import Retriever
 FOLDS = 5
 OOS_ABSTENTION_GOAL = 0.90
 # What the threshold choice allows of wrong first answers: half a point under the goal (5%). With the in-scope gate,
-# wrong first answers, not
-# out-of-scope abstention alone, bind the choice, and a choice made at the goal's edge on the case base would
-# miss it on unseen reports about half the time.
+# wrong first answers, not out-of-scope abstention alone, bind the choice, and a choice made at the goal's edge on
+# the case base would miss it on unseen reports about half the time.
 WRONG_FIRST_BUDGET = 0.045
 C_GRID = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
 

@@ -258,9 +258,10 @@ def assemble(rules: RuleSet, outcome: RuleOutcome, lang: str, facts: list[Fact],
     if not diagnoses:  # abstaining: the leading candidates' own questions compete with the rules' (by gain below)
         missing += _article_asks(rest[:3], outcome, lang, {m.ask for m in missing})
     missing = _with_gain(missing, chosen + rest, rules.catalogue)
-    if missing and not any(m.gain for m in missing):
+    if diagnoses and missing and not any(m.gain for m in missing):
         # The rules only ask about causes outside the leading ones (the seed paste: "is this a GRPO run?"), which
-        # tells nothing apart: the leading alternatives' own questions go first.
+        # tells nothing apart: the leading alternatives' own questions go first. (An abstaining answer has them
+        # already, above.)
         leading = _with_gain(_article_asks(rest[:3], outcome, lang, {m.ask for m in missing}), chosen + rest,
                              rules.catalogue)
         missing = [m for m in leading if m.gain] + missing

@@ -207,10 +207,10 @@ def test_cross_validation_runs_end_to_end_on_a_slice_of_the_case_base(retriever)
         by_cause.setdefault(case.cause, []).append(case)
     subset = CaseBase([c for cases in by_cause.values() for c in cases[:3]])  # every cause, 3 threads each
     prepared = prepare(retriever, subset)
-    predictions, threshold = cross_validate(prepared, retriever, c=0.3)
+    predictions, decision = cross_validate(prepared, retriever, c=0.3)
     scores = score(predictions)
-    assert len(predictions) == len(subset.cases) and all(0.05 <= t <= 0.99 for t in threshold.thresholds.values())
-    assert 0.0 <= threshold.in_scope < 1.0
+    assert len(predictions) == len(subset.cases) and all(0.05 <= t <= 0.99 for t in decision.thresholds.values())
+    assert 0.0 <= decision.in_scope < 1.0
     assert scores["top3"] > 0.5 and 0 < log_loss(predictions) < 5  # a broken pipeline ranks at chance (~0.1)
 
 
