@@ -1,23 +1,26 @@
 """The case kNN as arrays (service/vectors.py CaseScores, read by service/fusion.py) gives exactly what the per-case
 dictionaries it replaced gave: the same similarities and BM25 scores per case, the same top-k with ties broken by
 case id, the same votes, the same best score per cause, with every case map (serving, a copy of it, cross-validation
-folds, none), at ×1 and on a ×3 case base whose copies tie exactly."""
+folds, none), at ×1 and on a ×3 case base whose copies tie exactly. At ×10 the cases are searched in two stages
+(service/shortlist.py): the same nearest cases as the exact product, and fusion's answers within a hair of it."""
 
 from __future__ import annotations
 
+import copy
 import random
 
 import pytest
 
 from benchmarks.triage_scale import scaled_retriever
 from service.cases import OUT_OF_SCOPE
-from service.fusion import K_NEIGHBOURS, _top_by_cause, _usable, _votes, candidates
+from service.fusion import K_NEIGHBOURS, _top, _top_by_cause, _usable, _votes, candidates, rank_candidates
 from service.kb import Catalogue
 from service.parse import parse
 from service.pipeline import as_parts
 from service.retrieval import RetrievalHits
 from service.salient import salient_text
 from service.signals import extract_signals
+from service.vectors import DenseIndex
 
 
 def ref_dense(retriever, sims) -> dict[str, float]:  # noqa: ANN001
@@ -108,3 +111,42 @@ def test_candidates_from_arrays_equal_candidates_from_dictionaries(retriever, ru
         got = candidates(retriever.catalogue, outcome, hits, retriever.cause_of, signals)
         want = candidates(retriever.catalogue, outcome, plain, retriever.cause_of, signals)
         assert repr(got) == repr(want)
+
+
+def test_a_ten_times_bigger_case_base_is_searched_in_two_stages_with_the_same_neighbours(  # noqa: ANN001
+        retriever, rules, queries) -> None:
+    """Issue 15: from TWO_STAGE_ROWS case vectors on, a projection picks the cases scored exactly. Against the exact
+    product over the same ×10 index: the same K nearest cases with the same scores for every query, the same
+    candidate causes, the same first cause, each probability within 0.02 and each cause's best case within 0.02
+    (exactly equal for nearly all), and the articles' scores to the last rounded digit. Today's index is below the limit: its answers are the exact search's."""
+    assert retriever.dense._shortlist is None
+    two = scaled_retriever(retriever, 10)
+    assert two.dense._shortlist is not None
+    exact = copy.copy(two)
+    exact.dense = DenseIndex(two.dense.chunks, two.dense.matrix, two_stage_rows=10**9)
+    causes = set(two.cause_of.values())
+    equal = compared = 0
+    for query in queries:
+        parsed = parse(as_parts(query))
+        signals = extract_signals(parsed)
+        outcome = rules.evaluate(parsed.lines, signals)
+        vector = two.embeddings.embed_query(query)
+        got, want = two.retrieve(query, vector=vector), exact.retrieve(query, vector=vector)
+        assert _top(got.case_dense, K_NEIGHBOURS) == _top(want.case_dense, K_NEIGHBOURS)
+        # Articles are scored exactly either way, by a product over their rows alone: the last float bit may differ.
+        assert got.article_dense.keys() == want.article_dense.keys()
+        assert all(abs(got.article_dense[a] - s) <= 2e-5 for a, s in want.article_dense.items())
+        best_got = _top_by_cause(got.case_dense, two.cause_of, causes)
+        best_want = _top_by_cause(want.case_dense, two.cause_of, causes)
+        assert best_got.keys() == best_want.keys()
+        assert max(abs(best_got[c] - best_want[c]) for c in best_want) <= 0.02
+        equal += sum(best_got[c] == best_want[c] for c in best_want)
+        compared += len(best_want)
+        ranked_got = rank_candidates(*candidates(two.catalogue, outcome, got, two.cause_of, signals), two.model)
+        ranked_want = rank_candidates(*candidates(two.catalogue, outcome, want, two.cause_of, signals), two.model)
+        assert [c.category for c in ranked_got][:1] == [c.category for c in ranked_want][:1]
+        assert sorted(c.category for c in ranked_got) == sorted(c.category for c in ranked_want)
+        assert max((abs(a.probability - b.probability) for a, b in zip(
+            sorted(ranked_got, key=lambda c: c.category), sorted(ranked_want, key=lambda c: c.category),
+            strict=True)), default=0.0) <= 0.02
+    assert equal >= 0.95 * compared
