@@ -166,6 +166,7 @@ class SignalOut(BaseModel):
 # the in-scope reports it abstains on (0.74 at 0.1), and an out-of-scope near-miss gets a cause named 0.81 of the
 # time (0.67) — an abstention that names a likely cause and asks its question beats one that only asks for the log.
 LIKELY_FLOOR = 0.05
+MIN_GAIN = 0.01  # bits: a question after a diagnosis must still separate the candidates this much
 
 
 class DiagnoseResult(BaseModel):
@@ -182,6 +183,19 @@ class DiagnoseResult(BaseModel):
         model there is no probability, and every candidate counts)."""
         return [d for d in self.differential if d.status == "candidate"
                 and (d.probability is None or d.probability >= LIKELY_FLOOR)][:limit]
+
+    def asks(self, missing: MissingOut) -> bool:
+        """Whether `missing` is worth asking as the next question: with nothing diagnosed, any question of a likely
+        cause (it separates them); once a cause is diagnosed, only one that still separates something (information
+        gain above MIN_GAIN: "is this a GRPO run?" after a certain fp16 overflow tells nothing). With nothing
+        diagnosed and nothing likely (a how-to question), no cause's question fits: the answer asks for the log."""
+        if not self.names_causes():
+            return False
+        return not self.diagnoses or (missing.gain is not None and missing.gain > MIN_GAIN)
+
+    def next_question(self) -> MissingOut | None:
+        """The one question to ask next (the chat, the Markdown answer, the triage draft reply), if any."""
+        return next((m for m in self.missing if self.asks(m)), None)
 
     def names_causes(self) -> bool:
         """A diagnosis, or at least one likely cause: then the causes' own questions are worth asking. Otherwise (a

@@ -61,8 +61,9 @@ def render_markdown(result: DiagnoseResult) -> str:
                 for item in likely))
         else:
             blocks.append(f"**{t['none']}** {t['paste_more']}")
-    if result.missing and not result.diagnoses and likely:  # an abstention with likely causes leads with its question
-        blocks.append(f"**{t['next']}:** {result.missing[0].ask}")
+    question = result.next_question()
+    if question and not result.diagnoses:  # an abstention with likely causes leads with its question
+        blocks.append(f"**{t['next']}:** {question.ask}")
     for rank, d in enumerate(result.diagnoses, start=1):
         blocks.append(f"## {rank}. {d.title}\n`{d.id}` · {t[d.status]} · {t['confidence']} {d.confidence:.2f}")
         blocks.append(d.cause)
@@ -76,8 +77,8 @@ def render_markdown(result: DiagnoseResult) -> str:
         if d.similar_reports:
             blocks.append(f"**{t['similar']}**\n" + "\n".join(
                 f"- {s.url} ({s.similarity:.2f})" for s in d.similar_reports))
-    if result.missing and result.diagnoses:
-        blocks.append(f"**{t['next']}:** {result.missing[0].ask}")
+    if question and result.diagnoses:
+        blocks.append(f"**{t['next']}:** {question.ask}")
     if shown := result.shown_differential():
         lines = []
         for item in shown:
@@ -86,8 +87,9 @@ def render_markdown(result: DiagnoseResult) -> str:
                 line += f" — {item.reason}"
             lines.append(line)
         blocks.append(f"### {t['diff']}\n" + "\n".join(lines))
-    if len(result.missing) > 1 and result.names_causes():
-        blocks.append(f"### {t['missing']}\n" + "\n".join(f"- {m.ask}" for m in result.missing[1:]))
+    others = [m for m in result.missing if m is not question and result.asks(m)]
+    if others:
+        blocks.append(f"### {t['missing']}\n" + "\n".join(f"- {m.ask}" for m in others))
     if result.related:
         blocks.append(f"### {t['related']}\n" + "\n".join(f"- {r.title} (`{r.id}`)" for r in result.related))
     blocks += [f"> {note}" for note in result.notes]

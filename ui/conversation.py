@@ -29,7 +29,6 @@ _QUESTION = re.compile(r"(?i)^\s*(how|what|why|when|where|which|can|could|should
 MAX_SESSION_CHARS = 4 * 1024 * 1024
 MAX_PASTES = 16
 SHOWN_CHARS = 2_000
-MIN_GAIN = 0.01  # bits: a question after a diagnosis must still separate the candidates this much
 _REF = re.compile(r"https://github\.com/([\w.-]+/[\w.-]+)/(issues|pull)/(\d+)")
 
 TEXT = {
@@ -271,12 +270,9 @@ class Conversation:
         open_missing = [m for m in result.missing if Question.from_missing(m).key not in self.answered
                         and not all(i in denied for i in m.for_ids)]
         questions = [Question.from_missing(m) for m in open_missing]
-        # The next question: the one that best separates the top candidates; once a cause is diagnosed, only a
-        # question that still separates something (information gain > 0) is worth asking. With nothing diagnosed
-        # and nothing likely (a how-to question), no cause's question fits: the answer asks for the log instead.
-        asks = result.names_causes()
-        deciding = [q for q, m in zip(questions, open_missing, strict=True)
-                    if asks and (not result.diagnoses or (m.gain is not None and m.gain > MIN_GAIN))]
+        # The next question: the one that best separates the top candidates (DiagnoseResult.asks says which are
+        # worth asking at all).
+        deciding = [q for q, m in zip(questions, open_missing, strict=True) if result.asks(m)]
         self.pending = deciding[0] if deciding else None
         lang = result.lang
         if (noted := self._noted(result, text)) is not None:
@@ -286,7 +282,8 @@ class Conversation:
         downloads = merged_configs(list(self.pastes), patched.fix.patch if patched else None)
         markdown = render_answer(
             result, question=self.pending.ask if self.pending else None,
-            other_questions=[q.ask for q in questions if q != self.pending] if asks else [],
+            other_questions=[q.ask for q, m in zip(questions, open_missing, strict=True)
+                             if q != self.pending and result.asks(m)],
             said=self.answers.said_by_line(),
             notes=notes,
             downloads=[name for name, _ in downloads], follow_up=follow_up,

@@ -31,8 +31,8 @@ def draft_reply(result: DiagnoseResult) -> str:
         likely = result.likely()
         if likely:
             out = [t["likely"] + "\n" + "\n".join(f"- {d.title} (`{d.id}`): {d.confirm}" for d in likely)]
-            if result.missing:
-                out += [t["next"] + "\n\n- " + result.missing[0].ask]
+            if (question := result.next_question()) is not None:
+                out += [t["next"] + "\n\n- " + question.ask]
         else:
             out = [t["none"]]  # it asks for the error, the config and the environment
         if result.related:
@@ -50,7 +50,7 @@ def draft_reply(result: DiagnoseResult) -> str:
     candidates = [d for d in result.differential if d.status == "candidate"][:3]
     if candidates:
         out.append(t["also"] + "\n" + "\n".join(f"- {d.title} (`{d.id}`): {d.confirm}" for d in candidates))
-    if result.missing:
-        out.append(t["ask"] + "\n" + "\n".join(f"- {m.ask}" for m in result.missing[:2]))
+    if asked := [m for m in result.missing if result.asks(m)][:2]:  # those that still separate the causes
+        out.append(t["ask"] + "\n" + "\n".join(f"- {m.ask}" for m in asked))
     out.append(t["sources"] + " " + ", ".join(top.references))
     return "\n\n".join(out) + "\n"

@@ -47,3 +47,25 @@ def test_a_probable_cause_without_rule_evidence_says_what_its_ranking_stands_on(
     line = Evidence(part="input", line=2, text="RuntimeError: boom", signal="a:boom")
     for text in (render_markdown(_probable([line])), render_answer(_probable([line]))):
         assert NO_RULE_EVIDENCE["en"] not in text and "RuntimeError: boom" in text
+
+
+def test_after_a_diagnosis_only_a_question_that_still_separates_causes_is_asked_on_every_surface():
+    """A certain fp16 overflow whose only open question is another cause's ("is this a GRPO run?", gain 0) asks
+    nothing next, in the Markdown answer and the triage draft reply alike (the chat did so already); a question with
+    gain above MIN_GAIN is asked. With nothing diagnosed, a likely cause's question is asked whatever its gain."""
+    from service.models import MIN_GAIN, MissingOut
+
+    idle = MissingOut(ask="Is this a GRPO run?", for_ids=["grpo"], gain=0.0)
+    deciding = MissingOut(ask="Paste the DeepSpeed config", for_ids=["b"], gain=MIN_GAIN * 5)
+    certain = _probable([]).model_copy(update={"missing": [idle]})
+    assert certain.next_question() is None
+    for text in (render_markdown(certain), draft_reply(certain)):
+        assert "GRPO" not in text
+    open_question = _probable([]).model_copy(update={"missing": [deciding, idle]})
+    assert open_question.next_question() is deciding
+    for text in (render_markdown(open_question), draft_reply(open_question)):
+        assert "Paste the DeepSpeed config" in text and "GRPO" not in text
+    abstaining = _result(_item("a", "candidate", 0.4)).model_copy(update={"missing": [idle]})
+    assert abstaining.next_question() is idle and "GRPO" in render_markdown(abstaining)
+    nothing_likely = _result(_item("a", "candidate", 0.01)).model_copy(update={"missing": [deciding]})
+    assert nothing_likely.next_question() is None
