@@ -13,9 +13,9 @@ Cases off the shortlist keep their projected score, which is close to the exact 
 fusion reads only the nearest cases and each cause's best). On a ×10 copy of the real case base (1,640 reports) the
 shortlist held the exact 10 nearest cases for every query tested; a cause's best case was off in 36 of 300 real
 reports (by at most 0.026), and fusion's probabilities moved by at most 0.013 (tests/test_perf_knn.py holds them to
-0.02). Below the limit the search stays exact, so answers are
-byte-identical to the one-product search. Deterministic: the axes come from a fixed sample of the rows, rounded so
-that float noise from a different BLAS thread split does not change them, and ties are broken by row.
+0.02). Below the limit the search stays exact, so answers are byte-identical to the one-product search.
+Deterministic: the axes come from a fixed sample of the rows, rounded so that float noise from a different BLAS
+thread split does not change them, and rows tied at the shortlist's edge all go in (the set never depends on a sort).
 """
 
 from __future__ import annotations
