@@ -135,7 +135,7 @@ def main() -> None:
           f"({len(retrievers[args.cases].cause_of)} cases) | {k1:.2f} | {kn:.2f} | {kn / k1:.2f} | "
           f"{'met' if kn <= 3 * k1 else 'not met'} |")
     scaled_dense = retrievers[args.cases].dense
-    how = "two stages" if scaled_dense._shortlist is not None else "one exact product"
+    how = "two stages" if scaled_dense.two_stage else "one exact product"
     print(f"| of which the dense similarities ({'x'.join(map(str, scaled_dense.matrix.shape))} float32 at "
           f"x{args.cases}, {how}) | {d1:.2f} | {dn:.2f} | {dn / d1:.2f} | - |")
     print(f"| kNN without the dense similarities | {k1 - d1:.2f} | {kn - dn:.2f} | {(kn - dn) / (k1 - d1):.2f} | - |")

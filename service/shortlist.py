@@ -42,8 +42,9 @@ class Shortlist:
     def __init__(self, matrix: np.ndarray, rows: np.ndarray, causes: list[str]) -> None:
         """`rows`: the case rows of `matrix`; `causes`: each of those rows' cause (its chunk's category)."""
         self.rows = rows
-        self.axes = principal_axes(matrix[rows], HEAD_DIMS)
-        self.head = np.ascontiguousarray(matrix[rows] @ self.axes)
+        cases = matrix[rows]  # one copy of the case rows, read twice
+        self.axes = principal_axes(cases, HEAD_DIMS)
+        self.head = np.ascontiguousarray(cases @ self.axes)
         codes = np.unique(np.asarray(causes), return_inverse=True)[1].reshape(-1)
         self.order = np.argsort(codes, kind="stable")  # rows grouped by cause
         self.starts = np.flatnonzero(np.r_[True, np.diff(codes[self.order]) != 0])

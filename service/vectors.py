@@ -56,6 +56,11 @@ class DenseIndex:
             self._other_rows = np.flatnonzero(self.kind != "case")
             self._other = np.ascontiguousarray(self.matrix[self._other_rows])
 
+    @property
+    def two_stage(self) -> bool:
+        """Whether the cases are searched in two stages (a case base past `TWO_STAGE_ROWS`)."""
+        return self._shortlist is not None
+
     @classmethod
     def from_store(cls, store) -> DenseIndex:  # noqa: ANN001 - langchain_chroma.Chroma
         return cls(*store_rows(store))

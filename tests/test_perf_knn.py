@@ -121,9 +121,9 @@ def test_a_ten_times_bigger_case_base_is_searched_in_two_stages_with_the_same_ne
     case is exact for nearly all (query, cause) pairs; where the projection misranked a cause's cases, it is off by
     that projection error (up to 0.026 measured over 300 real reports; allowed 0.05). The articles' scores agree to
     the last rounded digit. Today's index is below the limit: its answers are the exact search's."""
-    assert retriever.dense._shortlist is None
+    assert not retriever.dense.two_stage
     two = scaled_retriever(retriever, 10)
-    assert two.dense._shortlist is not None
+    assert two.dense.two_stage
     exact = copy.copy(two)
     exact.dense = DenseIndex(two.dense.chunks, two.dense.matrix, two_stage_rows=10**9)
     causes = set(two.cause_of.values())

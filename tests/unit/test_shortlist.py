@@ -56,7 +56,7 @@ def test_the_dense_index_searches_in_two_stages_only_from_the_limit_on() -> None
     matrix = unit_rows(rng, 2_000, 32)
     chunks = [Chunk("article" if i < 100 else "case", f"o{i}", f"c{i % 9}", "en") for i in range(2_000)]
     exact, two = DenseIndex(chunks, matrix), DenseIndex(chunks, matrix, two_stage_rows=1_000)
-    assert exact._shortlist is None and two._shortlist is not None
+    assert not exact.two_stage and two.two_stage
     query = matrix[5]
     got, want = two.similarities(query), exact.similarities(query)
     assert np.array_equal(got[:100], want[:100])  # articles: always the exact product
