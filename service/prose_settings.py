@@ -24,7 +24,7 @@ _VALUE = r"(true|false|True|False|TRUE|FALSE|[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?
 # key, a connector, a value that ends at the first non-ASCII-word character (Chinese, space, punctuation).
 _STATED = re.compile(
     _KEY + r"\s*(?:(?:设置为|设置成|设为|设成|配置为|配置成)了?|设置的是|设置了|设置|设的是|设的|配置的是|为|是|"
-    r"用的是|用的|"
+    r"用的是|用的|写的是|写的|写成了?|写了|填的是|填的|填了|"
     r"[:：]|(?:is |was )?set to|(is|was))\s*`?" + _VALUE + r"`?(?![A-Za-z0-9_.\-/])"
 )
 # "I set save_only_model to true", "把 cutoff_len 设成 4096" (the verb before the key).
@@ -37,12 +37,13 @@ _ON = re.compile(_KEY + r"\s*(?:是)?(开着|开启了?|打开了?|启用了?|�
 _OFF = re.compile(_KEY + r"\s*(?:是)?(关着|关闭了?|关掉了?|关了|禁用了?|没开|disabled|turned off)(?![A-Za-z])|"
                   r"(?:关闭了?|关掉了?|关了|关着|禁用了?|disabled|turned off)\s*" + _KEY)
 # Before the key in its clause: a negation or a condition (NEGATED_OR_CONDITIONAL). Anywhere in the clause:
-# advice, or the change that made it work ("改成 … 后正常", "try …"). Either way, not how the failing run was set.
+# advice, the change that made it work ("改成 … 后正常", "try …"), or a change and what followed it ("关掉 … 以后就
+# …", "after disabling …"), whichever way it went. None of these is how the failing run was set.
 # "X instead of Y" says X was used; "use X instead" advises it.
 CHANGE_OR_ADVICE = re.compile(
-    r"(?i)建议|推荐|试试|尝试|应该|需要|改成|改为|换成|调成|调到|调小|调大|去掉|正常|解决|好了|"
+    r"(?i)建议|推荐|试试|尝试|应该|需要|改成|改为|换成|调成|调到|调小|调大|去掉|正常|解决|好了|(?:以后|之后|后)(?:就|便|才)|"
     r"(?<![a-z])(should|try|tried|recommend\w*|suggest\w*|instead(?!\s+of\b)|chang\w*|switch\w*|fix\w*|solv\w*|"
-    r"works?|worked)(?![a-z])"
+    r"works?|worked|after\s+(?:i\s+|we\s+)?(?:disabl|enabl|turn|sett|remov|add)\w*)(?![a-z])"
 )
 # A sentence states a few settings; a line of hundreds is machine output, and each costs a clause search.
 MAX_PER_LINE = 16

@@ -240,6 +240,30 @@ _PROSE_FULL = re.compile(r"(?i)全参|全量(微调|训练|参数)|"
 _PROSE_LORA = re.compile(r"(?i)(?<![a-z])(q?lora)(?![a-z])")
 
 
+# Gradient checkpointing said in prose: "开了梯度检查点", "with gradient checkpointing enabled", "没开梯度检查点".
+# A change that fixed the run ("关掉梯度检查点后正常了") says nothing certain of the failing run: skipped as advice.
+_GC_WORDS = r"(?:梯度检查点|(?<![A-Za-z_])gradient[ -]checkpointing(?![A-Za-z_]))"
+_PROSE_GC_ON = re.compile(
+    r"(?i)(?:开了|开着|开启了?|打开了?|启用了?|使用了?|用了|加了|(?<![a-z])(?:with|using|uses?|enabled?|turned on)\s+)"
+    r"\s*(?:the\s+)?" + _GC_WORDS + r"|" + _GC_WORDS + r"\s*(?:is\s+|was\s+)?(?:是)?"
+    r"(?:开着|开启了?|打开了?|启用了?|开了|(?:enabled|turned on|on)(?![a-z]))")
+_PROSE_GC_OFF = re.compile(
+    r"(?i)(?:没开|没有开启?|未开启|关了|关着|关闭了?|关掉了?|禁用了?|(?<![a-z])(?:without|disabled?|turned off|no)\s+)"
+    r"\s*(?:the\s+)?" + _GC_WORDS + r"|" + _GC_WORDS + r"\s*(?:is\s+|was\s+)?(?:是)?"
+    r"(?:关着|关闭了?|关掉了?|关了|没开|禁用了?|(?:disabled|turned off|off)(?![a-z]))")
+_GC_CHANGE = re.compile(r"(?i)正常|好了|解决|就能|就可以|没问题|不再|消失|(?<![a-z])(works?|worked|fixe[sd]|went away|"
+                        r"goes away|no longer)(?![a-z])")
+
+
+def _prose_gradient_checkpointing(parsed: Parsed) -> tuple[bool, Line] | None:
+    """Whether the prose says gradient checkpointing was on (one reading only; a negated "on" is no reading)."""
+    def on(match: re.Match[str]) -> bool | None:
+        return None if negated_before(match.string, match.start(), match.end()) else True
+
+    return named_once(parsed, [(_PROSE_GC_OFF, lambda _: False), (_PROSE_GC_ON, on)],
+                      re.compile(_SETTING_ADVICE.pattern + "|" + _GC_CHANGE.pattern.removeprefix("(?i)")))
+
+
 def _learning_rate_of(match: re.Match[str]) -> float | None:
     value = float(match.group(1))
     return value if 0 < value < 1 else None
@@ -283,7 +307,8 @@ def _number(fact: Fact | None) -> float | None:
            "Gradient clipping threshold (max_grad_norm).",
            internal="reported with the diagnosis (JSON `signals`); no matcher tests it yet"),
     signal("save_only_model", "bool", "Checkpoints are saved without optimizer/scheduler state (save_only_model)."),
-    signal("gradient_checkpointing", "bool", "Gradient checkpointing is on."),
+    signal("gradient_checkpointing", "bool",
+           "Gradient checkpointing is on (config, or the prose: `开了梯度检查点`, `with gradient checkpointing`)."),
     signal("quantization", "str",
            "`4bit` or `8bit` when the model is loaded quantized (quantization_bit, load_in_4bit/8bit)."),
     signal("low_cpu_mem_usage", "bool",
@@ -323,6 +348,8 @@ def training_args(parsed: Parsed, out: Scope) -> None:  # noqa: C901 - one branc
         fact = last_fact(facts, *keys)
         if fact is not None and truthy(fact.value) is not None:
             out.set(name, truthy(fact.value), [fact.line])
+    if not out.has("gradient_checkpointing") and (said_gc := _prose_gradient_checkpointing(parsed)):
+        out.set("gradient_checkpointing", said_gc[0], [said_gc[1]])
 
     fact = last_fact(facts, "finetuning_type", "finetune_type", "train_type", "tuner_backend")
     if fact is not None and isinstance(fact.value, str) and fact.value.lower() in ("lora", "qlora", "full", "freeze"):

@@ -34,6 +34,14 @@ def signals(text: str) -> dict[str, object]:
     ("cutoff_len 设置成了 2048，还是爆显存", "cutoff_len", 2048),
     ("yaml 里开着 save_only_model", "save_only_model", True),
     ("I kept save_only_model set to true instead of the default", "save_only_model", True),  # "X instead of Y": X
+    ("LLaMA-Factory 配置里 max_samples 写的 -1，想用全部数据", "max_samples", -1),
+    ("dataset 填的是 alpaca_zh，cutoff_len 写成了 8192", "cutoff_len", 8192),
+    # gradient checkpointing in words, not as its config key
+    ("适配器没有更新，开了梯度检查点", "gradient_checkpointing", True),
+    ("Trained Mistral with LoRA and gradient checkpointing enabled", "gradient_checkpointing", True),
+    ("We use gradient checkpointing to fit the batch", "gradient_checkpointing", True),
+    ("没开梯度检查点，显存也够用", "gradient_checkpointing", False),
+    ("the same job without gradient checkpointing runs out of memory", "gradient_checkpointing", False),
 ])
 def test_a_stated_setting_is_read(text: str, signal: str, value: object) -> None:
     assert signals(text).get(signal) == value
@@ -58,6 +66,13 @@ def test_a_setting_no_signal_reads_is_still_a_fact() -> None:
     ("You should set save_only_model to false", "save_only_model"),
     ("把 cutoff_len 设成 4096 后正常了", "cutoff_len"),
     ("Built on Wed_Nov_22_10:17:15_PST_2023", "cutoff_len"),
+    # a change and what followed it, whichever way it went
+    ("关掉 overlap_comm 以后就能对上了", "deepspeed.overlap_comm"),
+    ("After I disabled overlap_comm the two runs match", "deepspeed.overlap_comm"),
+    ("关掉梯度检查点后就正常了", "gradient_checkpointing"),
+    ("如果开启梯度检查点会不会更慢", "gradient_checkpointing"),
+    ("You should use gradient checkpointing here", "gradient_checkpointing"),
+    ("开了梯度检查点，也试过关掉梯度检查点", "gradient_checkpointing"),  # both said: which one failed?
 ])
 def test_a_setting_that_is_not_the_runs_is_not_read(text: str, signal: str) -> None:
     assert signal not in signals(text)
