@@ -157,27 +157,30 @@ def _yaml_facts(line: Line, stack: list[tuple[int, str]]) -> Fact | None:
     return Fact(key.lower(), path.lower(), scalar(raw), line, "yaml")
 
 
-def _json_facts(line: Line, stack: list[str]) -> Fact | None:
+def _json_facts(line: Line, stack: list[str]) -> list[Fact]:
     text = line.text.strip()
     match = _JSON_KEY.match(line.text)
     if match:
         key, raw = match.group(2), match.group(3).rstrip(",").strip()
         if raw.startswith("{") and not raw.endswith("}"):
             stack.append(key)
-            return None
-        if raw.startswith("{") or raw.startswith("["):
-            return None
+            return []
+        if raw.startswith("{"):  # `"zero_optimization": {"stage": 2, "overlap_comm": true},` inside a block
+            return list(_inline_json_facts(line, raw, [*stack, key]))
+        if raw.startswith("["):
+            return []
         path = ".".join(stack + [key])
-        return Fact(key.lower(), path.lower(), scalar(raw), line, "json")
+        return [Fact(key.lower(), path.lower(), scalar(raw), line, "json")]
     if text.startswith("}") and stack:
         stack.pop()
-    return None
+    return []
 
 
-def _inline_json_facts(line: Line) -> Iterable[Fact]:
-    """`{"zero_optimization": {"stage": 2, "overlap_comm": true}}` on one line: walk it with a key stack."""
+def _inline_json_facts(line: Line, text: str | None = None, outer: list[str] | None = None) -> Iterable[Fact]:
+    """`{"zero_optimization": {"stage": 2, "overlap_comm": true}}` on one line (`text`, by default the line's):
+    walk it with a key stack that starts at `outer`, the keys of the block it sits in."""
     stack: list[str] = []
-    for match in re.finditer(r'"([^"]+)"\s*:\s*(\{|"[^"]*"|[^,}\]]+)|\}', line.text):
+    for match in re.finditer(r'"([^"]+)"\s*:\s*(\{|"[^"]*"|[^,}\]]+)|\}', line.text if text is None else text):
         if match.group(0) == "}":
             if stack:
                 stack.pop()
@@ -186,7 +189,11 @@ def _inline_json_facts(line: Line) -> Iterable[Fact]:
         if raw == "{":
             stack.append(key)
             continue
-        yield Fact(key.lower(), ".".join(stack + [key]).lower(), scalar(raw), line, "json")
+        yield Fact(key.lower(), ".".join((outer or []) + stack + [key]).lower(), scalar(raw), line, "json")
+
+
+# A one-line JSON object after a few words on the same line ("ds config: {"zero_optimization": {...}}").
+_TRAILING_JSON = re.compile(r'^[^{"\n]{1,80}?(\{\s*"[^\n]*\})\s*,?\s*$')
 
 
 def _flag_facts(line: Line) -> Iterable[Fact]:
@@ -347,10 +354,11 @@ def parse_lines(lines: list[Line], metrics: list[MetricRecord], notes: list[str]
             facts.extend(_inline_json_facts(line))
             continue
         if json_depth > 0 or stripped == "{" or (stripped.startswith('"') and ":" in stripped):
-            fact = _json_facts(line, json_stack)
-            if fact:
-                facts.append(fact)
+            facts.extend(_json_facts(line, json_stack))
             json_depth = max(0, json_depth + stripped.count("{") - stripped.count("}"))
+            continue
+        if stripped.endswith("}") and '{"' in stripped and (trailing := _TRAILING_JSON.match(stripped)):
+            facts.extend(_inline_json_facts(line, trailing.group(1)))
             continue
         fact = _yaml_facts(line, yaml_stack)
         if fact:

@@ -44,6 +44,21 @@ def test_yaml_json_flags_and_kwargs_become_facts_with_their_lines():
     assert facts[("device_map", "kwarg")] == ("auto", 10)
 
 
+def test_json_objects_written_on_one_line_inside_a_block_or_after_words_become_facts():
+    text = "\n".join([
+        "ds_config.json:",                                                   # 1
+        "{",                                                                 # 2
+        '  "zero_optimization": {"stage": 2, "overlap_comm": true},',        # 3
+        '  "bf16": {"enabled": true}',                                       # 4
+        "}",                                                                 # 5
+        'ZeRO-3 this time: {"zero_optimization": {"stage": 3, "offload_param": {"device": "cpu"}}}',  # 6
+    ])
+    facts = [(f.path, f.value, f.line.number) for f in parse([Part("input", text)]).facts if f.source == "json"]
+    assert facts == [("zero_optimization.stage", 2, 3), ("zero_optimization.overlap_comm", True, 3),
+                     ("bf16.enabled", True, 4), ("zero_optimization.stage", 3, 6),
+                     ("zero_optimization.offload_param.device", "cpu", 6)]
+
+
 def test_metric_records_from_dicts_and_trainer_state_json():
     text = "\n".join([
         "{'loss': 0.0, 'grad_norm': nan, 'learning_rate': 1e-05, 'epoch': 0.1}",
