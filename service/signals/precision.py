@@ -28,7 +28,8 @@ _PRECISION_SETTING = {"bf16": "bf16", "fp16": "fp16", "no": "fp32", "fp32": "fp3
 _PROSE_LIGHTNING = prose_pattern(r"(?i)\bprecision\s*(?:=|:|：|is|of|to|设为|设置为|设成|为|是)?\s*[\"']?"
                                  r"(16|32|bf16|16-mixed|bf16-mixed|bf16-true|16-true|32-true)(?![A-Za-z0-9_-])")
 # ... and a precision the clause reports working ("with fp16 the same job trains normally") is the workaround.
-_PROSE_ADVICE = re.compile(r"(?i)(warn|recommend|instead|switch|chang|改|换|而不是|support|支持|建议|推荐|"
+# `换` is a change ("换成 fp32"), but not inside 转换 ("被转换为 bfloat16" says what the run used).
+_PROSE_ADVICE = re.compile(r"(?i)(warn|recommend|instead|switch|chang|改|(?<!转)换|而不是|support|支持|建议|推荐|"
                            r"\bworks?\b|\bworked\b|trains? (?:fine|normally|ok|okay|well)\b|\bis fine\b)")
 
 
