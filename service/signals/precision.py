@@ -30,7 +30,9 @@ _PROSE_LIGHTNING = prose_pattern(r"(?i)\bprecision\s*(?:=|:|：|is|of|to|设为|
 # ... and a precision the clause reports working ("with fp16 the same job trains normally") is the workaround.
 # `换` is a change ("换成 fp32"), but not inside 转换 ("被转换为 bfloat16" says what the run used).
 _PROSE_ADVICE = re.compile(r"(?i)(warn|recommend|instead|switch|chang|改|(?<!转)换|而不是|support|支持|建议|推荐|"
-                           r"\bworks?\b|\bworked\b|trains? (?:fine|normally|ok|okay|well)\b|\bis fine\b)")
+                           r"\bworks?\b|\bworked\b|trains? (?:fine|normally|ok|okay|well)\b|\bis fine\b|\bis unaffected\b|"
+                           # "同样的训练用 bf16 则没有问题": the comparison that went well, not the failing run
+                           r"(?:则|就|便)(?:完全)?(?:没有?(?:任何)?问题|正常|不受影响|好了))")
 
 
 # "用的是 bf16 不是 fp16", "not fp16": the precision named right after a denial is not the run's.
@@ -82,7 +84,7 @@ def precision(parsed: Parsed, out: Scope) -> None:  # noqa: C901 - one branch pe
         prose = prose_lines(parsed)
         # "fp16=False时正常": a precision the paste turns off is not the one it names
         off = {f.key for f in facts if f.key in ("bf16", "fp16") and truthy(f.value) is False}
-        levels = (([(_TRAINING_PRECISION, _precision_word)], None),
+        levels = (([(_TRAINING_PRECISION, _precision_word)], _PROSE_ADVICE),
                   ([(_PROSE_PRECISION, _precision_word), (_PROSE_LIGHTNING, _setting_word)], _PROSE_ADVICE))
         for readers, advice in levels:
             # "train in bf16" beats a bare mention; several named at one level: nothing (which is the run's?)

@@ -29,6 +29,8 @@ def test_precision_from_every_config_form(text, expected):
     ("V100 不支持 bf16，所以用了 fp16，loss 变成 nan", "fp16"),
     ("Should I switch to bf16? loss is nan", None),  # advice only: nothing said about the run
     ("模型权重被转换为 bfloat16 后训练，loss 溢出；改为 float32 后正常", "bf16"),  # 转换 is no change (换)
+    ("用 float16 训练 Gemma，第二步崩溃，同样的训练用 bfloat16 则没有问题", "fp16"),  # the comparison that went well
+    ("Training in fp16 crashes at step 2; the same run in bf16 is unaffected", "fp16"),
 ])
 def test_precision_from_prose_reads_advice_in_the_clause_that_names_it(text, expected):
     assert signals(text).get("precision") == expected
