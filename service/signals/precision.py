@@ -30,7 +30,7 @@ _PROSE_LIGHTNING = prose_pattern(r"(?i)\bprecision\s*(?:=|:|：|is|of|to|设为|
 # ... and a precision the clause reports working ("with fp16 the same job trains normally") is the workaround.
 # `换` is a change ("换成 fp32"), but not inside 转换 ("被转换为 bfloat16" says what the run used).
 _PROSE_ADVICE = re.compile(r"(?i)(warn|recommend|instead|switch|chang|改|(?<!转)换|而不是|support|支持|建议|推荐|"
-                           r"\bworks?\b|\bworked\b|trains? (?:fine|normally|ok|okay|well)\b|\bis fine\b|\bis unaffected\b|"
+                           r"\bworks?\b|\bworked\b|trains? (?:fine|normally|ok|okay|well)\b|\bis (?:fine|unaffected)\b|"
                            # "同样的训练用 bf16 则没有问题": the comparison that went well, not the failing run
                            r"(?:则|就|便)(?:完全)?(?:没有?(?:任何)?问题|正常|不受影响|好了))")
 
