@@ -156,28 +156,6 @@ def oom_memory(parsed: Parsed, out: Scope) -> None:
         out.set("oom.free_over_request", ratio[0], [ratio[1]])
 
 
-# Qwen2-VL-style models count the image (video) placeholder tokens in the text against the features the vision tower
-# produced: `Image features and image tokens do not match: tokens: 1024, features 1036`.
-_MEDIA_COUNTS = re.compile(r"(?i)(?:image|video) features and (?:image|video) tokens do not match:?\s*"
-                           r"tokens:?\s*(\d+),?\s*features:?\s*(\d+)")
-
-
-@extractor(provides=[
-    signal("media.tokens_over_features", "int",
-           "Placeholder tokens minus visual features in `Image features and image tokens do not match: tokens: N, "
-           "features M` (the last such line). Truncation (cutoff_len) cuts placeholders, so it leaves fewer tokens "
-           "than features (< 0); more tokens than features (> 0) means placeholders without an image to fill them, "
-           "a data problem."),
-])
-def media_counts(parsed: Parsed, out: Scope) -> None:
-    found = None
-    for line in parsed.lines:
-        if "do not match" in line.text and (match := _MEDIA_COUNTS.search(line.text)):
-            found = (int(match.group(1)) - int(match.group(2)), line)
-    if found:
-        out.set("media.tokens_over_features", found[0], [found[1]])
-
-
 @extractor(provides=[
     signal("exception.type", "str",
            "Type of the last exception raised (e.g. `ValueError`, `torch.OutOfMemoryError`).",
