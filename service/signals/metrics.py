@@ -28,7 +28,7 @@ _HEALTHY_BEFORE = re.compile(
     r"(after|for) [^\n]{0,30}?(steps|iterations|iters|epochs))(?![a-z])|"
     r"(之前|此前|前面|一开始|刚开始|开始时?)[^，。,\n]{0,8}?(正常|下降|在降|收敛)|"
     r"(训练|跑)了?[^，。,\n]{0,12}?(步|轮|epoch|step|iter)[^，。,\n]{0,6}?(之后|以后|后)|正常下降|一直在?下降|"
-    r"(持续|稳步|平稳)下降|([\d.]+\s*[万千]?|几[十百千万]?)\s*(个\s*)?(步|轮|次迭代|epoch|step|iter\w*)"
+    r"(持续|稳步|平稳)下降|((?<![\d.])[\d.]+\s*[万千]?|几[十百千万]?)\s*(个\s*)?(步|轮|次迭代|epoch|step|iter\w*)"
     r"[^，。,\n]{0,4}?(之后|以后|后)")
 _FROM_START = re.compile(r"(?i)(?<![a-z])(first steps?|step (0|1)(?![0-9])|immediately|from the (start|beginning))"
                          r"(?![a-z])|从一开始|一开始就|第一步|开始就|刚开始就")
