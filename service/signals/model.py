@@ -251,8 +251,8 @@ _PROSE_GC_OFF = re.compile(
     r"(?i)(?:没开|没有开启?|未开启|关了|关着|关闭了?|关掉了?|禁用了?|(?<![a-z])(?:without|disabled?|turned off|no)\s+)"
     r"\s*(?:the\s+)?" + _GC_WORDS + r"|" + _GC_WORDS + r"\s*(?:is\s+|was\s+)?(?:是)?"
     r"(?:关着|关闭了?|关掉了?|关了|没开|禁用了?|(?:disabled|turned off|off)(?![a-z]))")
-_GC_CHANGE = re.compile(r"(?i)正常|好了|解决|就能|就可以|没问题|不再|消失|(?<![a-z])(works?|worked|fixe[sd]|went away|"
-                        r"goes away|no longer)(?![a-z])")
+_GC_ADVICE = re.compile(_SETTING_ADVICE.pattern + r"|正常|好了|解决|就能|就可以|没问题|不再|消失|"
+                        r"(?<![a-z])(works?|worked|fixe[sd]|went away|goes away|no longer)(?![a-z])")
 
 
 def _prose_gradient_checkpointing(parsed: Parsed) -> tuple[bool, Line] | None:
@@ -260,8 +260,7 @@ def _prose_gradient_checkpointing(parsed: Parsed) -> tuple[bool, Line] | None:
     def on(match: re.Match[str]) -> bool | None:
         return None if negated_before(match.string, match.start(), match.end()) else True
 
-    return named_once(parsed, [(_PROSE_GC_OFF, lambda _: False), (_PROSE_GC_ON, on)],
-                      re.compile(_SETTING_ADVICE.pattern + "|" + _GC_CHANGE.pattern.removeprefix("(?i)")))
+    return named_once(parsed, [(_PROSE_GC_OFF, lambda _: False), (_PROSE_GC_ON, on)], _GC_ADVICE)
 
 
 def _learning_rate_of(match: re.Match[str]) -> float | None:
